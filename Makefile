@@ -1,0 +1,28 @@
+# The two commands: `make run` (set up, then the main job) and `make test` (set up, then all tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+# Re-install when the dependencies change. torch is pinned to the CPU build (see README).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/aign simulate default
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/twin_ticks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

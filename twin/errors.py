@@ -1,0 +1,50 @@
+"""Exceptions meant for people: each says what was wrong, where, and what is allowed.
+
+The CLI and the UI catch :class:`AignError` and show its message; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AignError(Exception):
+    """Base class for every error a user can cause and fix."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in an input file: ``FILE:LINE: field.path: message``."""
+
+    source: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.path or '<root>'}: {self.message}"
+
+
+class InputError(AignError):
+    """An input file (scenario, instance, design) is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ScenarioError(InputError):
+    """A scenario file is invalid."""
+
+
+class InstanceError(InputError):
+    """A problem-instance JSON file is invalid."""
+
+
+class DesignError(InputError):
+    """A design is invalid, or does not fit the instance it is applied to."""
+
+
+class TooLargeError(AignError):
+    """A method was asked to do work beyond its documented limit (e.g. exhaustive search)."""
