@@ -181,7 +181,9 @@ class ProblemInstance:
         try:
             p = np.asarray(power_mw, dtype=float)
         except (TypeError, ValueError):
-            raise DesignError([Problem(source, None, "power_mw", "must be a list of numbers")])
+            raise DesignError(
+                [Problem(source, None, "power_mw", "must be a list of numbers")]
+            ) from None
         if p.shape != (self.n_users,):
             problems.append(
                 Problem(source, None, "power_mw",

@@ -28,6 +28,13 @@ def serving_gain(gains: np.ndarray, assoc: np.ndarray) -> np.ndarray:
     return gains[np.arange(gains.shape[0]), assoc]
 
 
+def _serving_onehot(assoc: np.ndarray, n_bs: int) -> np.ndarray:
+    """``A[i, j] = 1`` if BS ``j`` serves user ``i``: sums per cell become one matrix product."""
+    onehot = np.zeros((assoc.shape[0], n_bs))
+    onehot[np.arange(assoc.shape[0]), assoc] = 1.0
+    return onehot
+
+
 def interference_mw(
     gains: np.ndarray,
     assoc: np.ndarray,
@@ -43,9 +50,7 @@ def interference_mw(
         interference = at_serving - own
     elif reuse == "orthogonal_in_cell":
         # Remove every user served by the same BS (the user itself included).
-        n_bs = gains.shape[1]
-        in_cell = np.zeros(power_mw.shape[:-1] + (n_bs,))
-        np.add.at(np.moveaxis(in_cell, -1, 0), assoc, np.moveaxis(own, -1, 0))
+        in_cell = own @ _serving_onehot(assoc, gains.shape[1])  # (..., B)
         interference = at_serving - in_cell[..., assoc]
     else:
         raise ValueError(f"reuse must be one of {REUSE_MODES}, got {reuse!r}")
@@ -84,8 +89,7 @@ def bs_interference_mw(gains: np.ndarray, assoc: np.ndarray, power_mw: np.ndarra
     power_mw = np.asarray(power_mw, dtype=float)
     received = power_mw @ gains  # (..., B)
     own = power_mw * serving_gain(gains, assoc)
-    served = np.zeros(power_mw.shape[:-1] + (gains.shape[1],))
-    np.add.at(np.moveaxis(served, -1, 0), assoc, np.moveaxis(own, -1, 0))
+    served = own @ _serving_onehot(assoc, gains.shape[1])
     return np.maximum(received - served, 0.0)
 
 

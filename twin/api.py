@@ -1,0 +1,104 @@
+"""What the CLI and the UI call: whole operations on scenarios, instances and designs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twin.controllers.base import Controller
+from twin.controllers.registry import make_controller
+from twin.errors import AignError
+from twin.instance import ProblemInstance, load_designs
+from twin.kpi import KpiLog
+from twin.scenario import Scenario
+from twin.scenario_io import load_scenario
+from twin.sim import Twin
+
+ScenarioLike = Scenario | str | os.PathLike
+
+
+def as_scenario(scenario: ScenarioLike) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+@dataclass
+class SimulationResult:
+    """A finished twin run: its KPI log and how it was produced."""
+
+    scenario: Scenario
+    controller: str
+    seed: int
+    kpis: KpiLog
+    sync: dict[str, int]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "controller": self.controller,
+            "seed": self.seed,
+            "users": self.scenario.users.n,
+            "base_stations": self.scenario.base_stations.n,
+            "duration_s": self.scenario.duration_s,
+            **self.sync,
+            **self.kpis.summary(),
+        }
+
+
+def simulate(
+    scenario: ScenarioLike,
+    controller: str | Controller | None = None,
+    seed: int | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> SimulationResult:
+    """Run the twin for the scenario's duration with a controller (default: the scenario's)."""
+    scenario = as_scenario(scenario)
+    if controller is None or isinstance(controller, str):
+        controller = make_controller(controller or scenario.control.controller)
+    twin = Twin(scenario, controller=controller, seed=seed)
+    kpis = twin.run(progress=progress)
+    sync = {}
+    if twin.physical is not None:
+        sync = {
+            "reports_sent": twin.sync.reports_sent,
+            "reports_dropped": twin.sync.reports_dropped,
+            "reports_delivered": twin.sync.reports_delivered,
+        }
+    return SimulationResult(scenario, controller.name, twin.seed, kpis, sync)
+
+
+def snapshot_instance(
+    scenario: ScenarioLike, time_s: float = 0.0, seed: int | None = None
+) -> ProblemInstance:
+    """The twin's problem instance at ``time_s`` (the powers in force do not enter it)."""
+    scenario = as_scenario(scenario)
+    if not 0 <= time_s <= scenario.duration_s:
+        raise AignError(
+            f"--time {time_s:g} s is outside the scenario's [0, {scenario.duration_s:g}] s"
+        )
+    twin = Twin(scenario, controller=None, seed=seed)
+    twin.run(until_s=time_s)
+    return twin.instance()
+
+
+def evaluate_designs(
+    instance_path: str | os.PathLike, design_path: str | os.PathLike
+) -> dict[str, Any]:
+    """Metrics of every design in a file on an instance; refuses designs that do not fit."""
+    instance = ProblemInstance.load(instance_path)
+    results = []
+    for design in load_designs(design_path):
+        power = instance.check_power(design.power_mw, source=str(design_path))
+        metrics = instance.evaluate(power)
+        made_for = design.provenance.get("instance")
+        results.append(
+            {
+                "source": design.source,
+                "instance_matches": None
+                if made_for is None
+                else made_for == instance.fingerprint(),
+                **metrics.to_dict(),
+            }
+        )
+    return {"instance": instance.fingerprint(), "designs": results}

@@ -1,0 +1,251 @@
+"""The ``aign`` command: JSON in and out, clear errors, non-zero exit on failure.
+
+Each sub-command only wires the packages' public functions together; no maths lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from twin.errors import AignError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# --------------------------------------------------------------------------- helpers
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, allow_nan=False, default=_json_default)
+    sys.stdout.write("\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def _finite(data: Any) -> Any:
+    """Replace NaN/inf by None so the output is strict JSON."""
+    if isinstance(data, float):
+        return data if data == data and abs(data) != float("inf") else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    return data
+
+
+class _OutputDir:
+    """Write into a temporary sibling folder, then move the files into place on success.
+
+    A failure midway leaves the destination as it was: no half-written output.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        return self._tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+                for item in self._tmp.iterdir():
+                    os.replace(item, self.path / item.name)
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _progress_bar(label: str, enabled: bool):
+    """A rich progress bar on stderr when it is a terminal; a no-op otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    progress = Progress(transient=True, console=None)
+    task = progress.add_task(label, total=1.0)
+    return progress, (lambda frac: progress.update(task, completed=frac))
+
+
+# --------------------------------------------------------------------------- scenario
+def cmd_scenario_check(args: argparse.Namespace) -> int:
+    from twin.errors import ScenarioError
+    from twin.scenario_io import load_scenario
+
+    failed = False
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as err:
+            failed = True
+            for problem in err.problems:
+                print(problem)
+        else:
+            print(f"{path}: OK ({scenario.name}: {scenario.users.n} users, "
+                  f"{scenario.base_stations.n} BSs)")  # fmt: skip
+    return 1 if failed else 0
+
+
+def cmd_scenario_schema(args: argparse.Namespace) -> int:
+    from twin.scenario_io import scenario_json_schema
+
+    _print_json(scenario_json_schema())
+    return 0
+
+
+# --------------------------------------------------------------------------- twin
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from twin.api import simulate
+
+    progress, update = _progress_bar("simulating", not args.quiet)
+    if progress is not None:
+        with progress:
+            result = simulate(args.scenario, controller=args.controller, seed=args.seed,
+                              progress=update)  # fmt: skip
+    else:
+        result = simulate(args.scenario, controller=args.controller, seed=args.seed)
+    summary = _finite(result.summary())
+    if args.out:
+        with _OutputDir(args.out) as tmp:
+            result.kpis.write_csv(tmp / "kpis.csv")
+            result.kpis.write_powers_csv(tmp / "powers.csv")
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(summary, args.out)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], out: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['scenario']} — controller {summary['controller']}, "
+                        f"seed {summary['seed']}")  # fmt: skip
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key in ("scenario", "controller", "seed"):
+            continue
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(key, text)
+    console = Console()
+    console.print(table)
+    if out:
+        console.print(f"wrote {out}/kpis.csv, {out}/powers.csv, {out}/summary.json")
+
+
+def cmd_instance(args: argparse.Namespace) -> int:
+    from twin.api import snapshot_instance
+
+    instance = snapshot_instance(args.scenario, time_s=args.time, seed=args.seed)
+    if args.out:
+        instance.save(args.out)
+        print(
+            f"wrote {args.out}: {instance.n_users} users x {instance.n_bs} BSs at "
+            f"t = {instance.meta['time_s']:g} s (fingerprint {instance.fingerprint()})"
+        )
+    else:
+        _print_json(instance.to_dict())
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from twin.instance import ProblemInstance
+    from twin.solvers import solve_spec
+
+    instance = ProblemInstance.load(args.instance)
+    design = solve_spec(instance, args.method)
+    if args.out:
+        design.save(args.out)
+        print(f"wrote {args.out}: {args.method} utility {design.predicted['utility']:.6g}, "
+              f"feasible {design.predicted['feasible']}")  # fmt: skip
+    else:
+        _print_json(_finite(design.to_dict()))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from twin.api import evaluate_designs
+
+    _print_json(_finite(evaluate_designs(args.instance, args.design)))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aign",
+        description="AI-generated network design on a digital twin of an uplink network.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scenario = sub.add_parser("scenario", help="check scenario files or print their JSON Schema")
+    ssub = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    check = ssub.add_parser("check", help="validate scenario YAML files")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_scenario_check)
+    schema = ssub.add_parser("schema", help="print the scenario JSON Schema")
+    schema.set_defaults(func=cmd_scenario_schema)
+
+    sim = sub.add_parser("simulate", help="run the twin for the scenario's duration")
+    sim.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    sim.add_argument("--controller", help="controller spec (default: the scenario's)")
+    sim.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    sim.add_argument("--out", metavar="DIR", help="write kpis.csv, powers.csv, summary.json")
+    sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=cmd_simulate)
+
+    inst = sub.add_parser("instance", help="snapshot a problem instance from the twin")
+    inst.add_argument("scenario", metavar="SCENARIO")
+    inst.add_argument("--time", type=float, default=0.0, help="snapshot time, s (default 0)")
+    inst.add_argument("--seed", type=int)
+    inst.add_argument("--out", metavar="FILE", help="instance JSON (default: stdout)")
+    inst.set_defaults(func=cmd_instance)
+
+    solve = sub.add_parser("solve", help="solve an instance with a reference method")
+    solve.add_argument("instance", metavar="INSTANCE")
+    solve.add_argument("--method", default="coordinate",
+                       help="exhaustive, coordinate, wmmse, fpc, max, fixed:MW, random; "
+                            "parameters as name:key=value,...")  # fmt: skip
+    solve.add_argument("--out", metavar="FILE", help="design JSON (default: stdout)")
+    solve.set_defaults(func=cmd_solve)
+
+    ev = sub.add_parser("evaluate", help="metrics of a design on an instance (JSON)")
+    ev.add_argument("instance", metavar="INSTANCE")
+    ev.add_argument("design", metavar="DESIGN")
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except AignError as err:
+        print(f"aign {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
