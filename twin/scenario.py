@@ -11,16 +11,18 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Position = Annotated[
-    tuple[float, float], Field(description="(x, y) in metres; the area spans [0, width] x [0, height].")
+    tuple[float, float],
+    Field(description="(x, y) in metres; the area spans [0, width] x [0, height]."),
 ]
 MAX_USERS = 100_000
 MAX_BS = 10_000
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors (a misspelled field must not be silently ignored)."""
+    """Unknown keys are errors (a misspelled field must not be silently ignored); so are
+    .nan and .inf, which no physical quantity here may take."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Area(_Strict):
@@ -73,7 +75,9 @@ class Users(_Strict):
         description="uniform over the area; near_bs: uniform in a disc of cluster_radius_m "
         "around a random BS; list: positions_m gives them.",
     )
-    positions_m: list[Position] | None = Field(None, description="User positions for placement: list.")
+    positions_m: list[Position] | None = Field(
+        None, description="User positions for placement: list."
+    )
     cluster_radius_m: float = Field(200.0, gt=0, description="Disc radius for near_bs, m.")
     min_bs_distance_m: float = Field(
         10.0, ge=0, description="Placement keeps users at least this far from every BS, m."
@@ -276,7 +280,9 @@ class Scenario(_Strict):
         if self.step_s > self.duration_s:
             raise ValueError("@step_s: must not exceed duration_s")
         if self.duration_s / self.step_s > 10_000_000:
-            raise ValueError("@step_s: more than 10 million steps; raise step_s or lower duration_s")
+            raise ValueError(
+                "@step_s: more than 10 million steps; raise step_s or lower duration_s"
+            )
         if self.control.epoch_s < self.step_s:
             raise ValueError(f"@control.epoch_s: must be at least step_s ({self.step_s:g} s)")
         w, h = self.area.width_m, self.area.height_m

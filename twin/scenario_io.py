@@ -1,7 +1,9 @@
 """The one scenario loader: YAML text -> validated :class:`Scenario`, errors with file and line.
 
 YAML goes through PyYAML's safe loader only. Anchors/aliases are refused (they let a small
-file expand into a huge document), as are duplicate keys (YAML would silently keep the last).
+file expand into a huge document), as are duplicate keys (YAML would silently keep the last),
+keys that are not text (``~:``, ``3:``, merge keys ``<<:``) and nesting deeper than
+:data:`MAX_NESTING` (PyYAML's composer recurses once per level).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from twin.errors import Problem, ScenarioError
 from twin.scenario import Scenario
 
 MAX_SCENARIO_BYTES = 2_000_000
+MAX_NESTING = 32  # a scenario nests 4 deep (channel.gains rows); PyYAML recurses per level
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 _PATH_PREFIX = re.compile(r"^(?:Value error, )?@([A-Za-z0-9_.]+): (.*)$", re.S)
 
@@ -50,8 +53,11 @@ def load_scenario(name_or_path: str | os.PathLike) -> Scenario:
             )  # fmt: skip
         raw = path.read_bytes()
     except OSError as exc:
-        hint = f" (shipped scenarios: {', '.join(shipped_scenarios())})" if not path.exists() else ""
-        raise ScenarioError([Problem(source, None, "", f"cannot read file: {exc.strerror}{hint}")])
+        hint = (
+            f" (shipped scenarios: {', '.join(shipped_scenarios())})" if not path.exists() else ""
+        )
+        message = f"cannot read file: {exc.strerror}{hint}"
+        raise ScenarioError([Problem(source, None, "", message)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -75,12 +81,13 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError([_locate(e, root, source) for e in err.errors()]) from None
+        raise ScenarioError([_locate(e, root, data, source) for e in err.errors()]) from None
 
 
 def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """Parse once into a node tree (for line numbers) and construct plain data from it."""
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise ScenarioError(
@@ -88,6 +95,15 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
                              "YAML aliases (*name) are not supported in scenarios; "
                              "write the value out")]
                 )  # fmt: skip
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ScenarioError(
+                        [Problem(source, event.start_mark.line + 1, "",
+                                 f"YAML nested more than {MAX_NESTING} levels deep")]
+                    )  # fmt: skip
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
@@ -97,6 +113,10 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
             return root, loader.construct_document(root)
         finally:
             loader.dispose()
+    except yaml.reader.ReaderError as exc:  # carries a character offset, not a line
+        line = text.count("\n", 0, exc.position) + 1
+        message = f"invalid YAML: character #x{exc.character:04x} is not allowed in YAML text"
+        raise ScenarioError([Problem(source, line, "", message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -116,7 +136,12 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
             for key, value in current.value:
                 name = str(key.value)
                 child = f"{path}.{name}" if path else name
-                if name in seen:
+                if key.tag != "tag:yaml.org,2002:str":  # e.g. `~:`, `3:`, `2020-01-01:`
+                    problems.append(
+                        Problem(source, key.start_mark.line + 1, child,
+                                "field names must be text (quote it if you mean it)")
+                    )  # fmt: skip
+                elif name in seen:
                     problems.append(
                         Problem(source, key.start_mark.line + 1, child, "duplicate key")
                     )
@@ -128,9 +153,9 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
         raise ScenarioError(sorted(problems, key=lambda p: p.line or 0))
 
 
-def _locate(error: dict, root: yaml.Node | None, source: str) -> Problem:
+def _locate(error: dict, root: yaml.Node | None, data: Any, source: str) -> Problem:
     """Turn one pydantic error into ``FILE:LINE: field.path: message``."""
-    loc: list[str | int] = [p for p in error["loc"] if not _is_union_tag(p)]
+    loc = _field_loc(error["loc"], data)
     message = error["msg"]
     match = _PATH_PREFIX.match(message)
     if match:  # a cross-field check that names its own field path
@@ -140,14 +165,36 @@ def _locate(error: dict, root: yaml.Node | None, source: str) -> Problem:
         message = _unknown_field_message(loc)
     elif error["type"] == "missing":
         message = "is required"
+    else:
+        message = message.removeprefix("Value error, ")
     line = _line_of(root, loc)
     return Problem(source, line, ".".join(str(p) for p in loc), message)
+
+
+def _field_loc(loc: tuple[str | int, ...], data: Any) -> list[str | int]:
+    """``loc`` without the union members pydantic inserts; a key present in the data is a field
+    even when it looks like a member (a user may write ``float:`` or ``x[:``)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif _is_union_tag(part):
+            continue
+        else:
+            node = None
+        out.append(part)
+    return out
 
 
 def _is_union_tag(part: str | int) -> bool:
     # pydantic puts the union member it tried into loc (e.g. "float", "tuple[float, float]").
     return isinstance(part, str) and (
-        "[" in part or part in {"float", "int", "str", "bool", "list", "dict"} or part.startswith("function-")
+        "[" in part
+        or part in {"float", "int", "str", "bool", "list", "dict"}
+        or part.startswith("function-")
     )
 
 
