@@ -184,6 +184,90 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- stage 1
+def _user_counts(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise AignError(f"--users must be comma-separated integers, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise AignError(f"--users must be positive, got {text!r}")
+    return counts
+
+
+def _quiet_learning_logs() -> None:
+    """d3rlpy logs every step through structlog; keep warnings and errors only."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    progress = not args.quiet and sys.stderr.isatty()
+    if args.algo == "sac":
+        from agents.sac import SACArgs, train_sac
+
+        if not args.scenario:
+            raise AignError("train sac needs --scenario")
+        out = train_sac(
+            SACArgs(
+                scenario=args.scenario, out=args.out, users=_user_counts(args.users),
+                max_users=args.max_users, steps=args.steps or 20_000, seed=args.seed,
+                n_envs=args.n_envs, checkpoint_every=args.checkpoint_every, progress=progress,
+            )
+        )  # fmt: skip
+        print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
+    elif args.algo == "bcq":
+        from agents.bcq import BCQArgs, train_bcq
+
+        if not args.data:
+            raise AignError("train bcq needs --data DATASET")
+        _quiet_learning_logs()
+        out = train_bcq(
+            BCQArgs(data=args.data, out=args.out, steps=args.steps or 10_000, seed=args.seed,
+                    progress=progress)
+        )  # fmt: skip
+        print(f"wrote {out}: use it as --controller bcq:{out}")
+    else:
+        raise AignError(f"unknown algorithm {args.algo!r}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from agents.collect import CollectArgs, collect
+
+    spec = CollectArgs(
+        scenario=args.scenario, policy=args.policy, episodes=args.episodes, out=args.out,
+        users=_user_counts(args.users), max_users=args.max_users, seed=args.seed,
+        batch=args.batch, horizon=args.horizon,
+    )  # fmt: skip
+    if args.quiet or not sys.stderr.isatty():
+        report = collect(spec)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"collecting {args.policy}", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = collect(spec, progress=update)
+    _print_json(report)
+    return 0
+
+
+def cmd_dataset_info(args: argparse.Namespace) -> int:
+    from agents.dataset import TrajectoryDataset
+
+    _print_json(_finite(TrajectoryDataset.load(args.dataset).info()))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -228,6 +312,43 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("instance", metavar="INSTANCE")
     ev.add_argument("design", metavar="DESIGN")
     ev.set_defaults(func=cmd_evaluate)
+
+    train = sub.add_parser("train", help="train an agent: sac (online) or bcq (offline)")
+    train.add_argument("algo", choices=["sac", "bcq"])
+    train.add_argument("--scenario", help="sac: scenario whose instances are explored")
+    train.add_argument("--users", help="sac: user counts to draw, e.g. 20,50,80")
+    train.add_argument("--max-users", type=int, help="sac: pad observations to this many users")
+    train.add_argument("--data", metavar="DATASET", help="bcq: dataset folder")
+    train.add_argument("--steps", type=int, help="sac: env steps (20000); bcq: grad steps (10000)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--n-envs", type=int, default=1, help="sac: parallel environments")
+    train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
+    train.add_argument("--out", required=True, metavar="DIR")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    col = sub.add_parser("collect", help="collect labeled trajectories into a dataset")
+    col.add_argument("--scenario", required=True)
+    col.add_argument(
+        "--policy",
+        required=True,
+        help="random, coordinate, sac:DIR, bcq:DIR or noisy:BASE,sigma=S[,epsilon=E]",
+    )
+    col.add_argument("--episodes", type=int, required=True, help="episodes for this policy")
+    col.add_argument("--users", help="user counts to draw, e.g. 20,50,80")
+    col.add_argument("--max-users", type=int, help="pad to this many users")
+    col.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
+    col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
+    col.add_argument("--horizon", type=int, default=8, help="steps per episode")
+    col.add_argument("--out", required=True, metavar="DATASET")
+    col.add_argument("--quiet", action="store_true")
+    col.set_defaults(func=cmd_collect)
+
+    ds = sub.add_parser("dataset", help="inspect a trajectory dataset")
+    dsub = ds.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
+    info.add_argument("dataset", metavar="DATASET")
+    info.set_defaults(func=cmd_dataset_info)
     return parser
 
 

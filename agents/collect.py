@@ -1,0 +1,159 @@
+"""Collect labeled trajectories from a behaviour policy into a dataset (stage 1's output).
+
+Episodes run in lockstep in a ``gymnasium`` vector environment, a batch at a time; each
+batch becomes one shard. Episode ``k`` of a source is reset with seed ``seed + k``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from agents.dataset import (
+    CONSTRAINT_NAMES,
+    FIELDS,
+    DatasetHeader,
+    TrajectoryWriter,
+)
+from agents.env import PowerAllocationEnv
+from agents.policies import make_policy
+
+
+@dataclass
+class CollectArgs:
+    """What ``aign collect`` takes."""
+
+    scenario: str
+    policy: str
+    episodes: int
+    out: str
+    users: Sequence[int] | None = None  # user counts to draw from (default: the scenario's)
+    max_users: int | None = None  # pad to this (default: max of users)
+    seed: int = 0  # episode k uses seed + k
+    batch: int = 16  # episodes per vector-env batch and per shard
+    horizon: int = 8
+    environment_seed: int = 0  # the sampler's environment (shadowing fields)
+    noise_jitter_db: float = 0.0
+
+
+def make_env_fn(args: CollectArgs) -> Callable[[], PowerAllocationEnv]:
+    def make() -> PowerAllocationEnv:
+        return PowerAllocationEnv(
+            args.scenario, users=args.users, max_users=args.max_users, horizon=args.horizon,
+            environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
+        )  # fmt: skip
+
+    return make
+
+
+def header_for(env: PowerAllocationEnv) -> DatasetHeader:
+    sc = env.scenario
+    return DatasetHeader(
+        mdp=env.config,
+        n_bs=sc.base_stations.n,
+        levels_mw=sc.power.levels(),
+        bandwidth_hz=sc.channel.bandwidth_hz,
+        price=sc.objective.price_per_mw,
+        constraints=sc.constraints.model_dump(),
+        reuse=sc.reuse,
+        scenario=sc.name,
+    )
+
+
+def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run ``args.episodes`` episodes (minus those already stored) and store them.
+
+    Returns a small report: episodes stored before, collected now, and the dataset path.
+    """
+    make = make_env_fn(args)
+    probe = make()
+    writer = TrajectoryWriter(args.out, header_for(probe))
+    policy = make_policy(args.policy, probe.config, seed=args.seed)
+    source = policy.name
+    start = writer.done(source)
+    vec = gym.vector.SyncVectorEnv([make for _ in range(max(1, min(args.batch, args.episodes)))])
+    try:
+        k = start
+        while k < args.episodes:
+            n = min(vec.num_envs, args.episodes - k)
+            batch = _run_batch(vec, policy, probe.config, list(range(k, k + n)), args.seed)
+            batch["source"] = np.array([source] * n)
+            writer.append(batch, source)
+            k += n
+            if progress is not None:
+                progress(k - start, args.episodes - start)
+    finally:
+        vec.close()
+    return {"dataset": os.fspath(args.out), "source": source, "already_stored": start,
+            "collected": max(0, args.episodes - start)}  # fmt: skip
+
+
+def _run_batch(vec, policy, config, indices: list[int], seed: int) -> dict[str, np.ndarray]:
+    """Roll one batch of episodes; sub-environments beyond ``len(indices)`` are discarded."""
+    k, h, n_max = vec.num_envs, config.horizon, config.max_users
+    seeds = [seed + i for i in indices] + [
+        seed + indices[-1] + 1 + j for j in range(k - len(indices))
+    ]
+    obs, _ = vec.reset(seed=seeds)
+    policy.begin(seeds)
+    instances = vec.get_attr("instance")
+    n_bs = instances[0].n_bs
+    rec = {
+        "observations": np.zeros((k, h + 1, config.obs_dim), np.float32),
+        "actions": np.zeros((k, h, n_max), np.float32),
+        "rewards": np.zeros((k, h)),
+        "powers_mw": np.zeros((k, h + 1, n_max), np.float32),
+        "utilities": np.zeros((k, h + 1)),
+    }
+    rec["observations"][:, 0] = obs
+    for e, (inst, p0) in enumerate(zip(instances, vec.get_attr("power_mw"), strict=True)):
+        rec["powers_mw"][e, 0, : inst.n_users] = p0
+        rec["utilities"][e, 0] = inst.objective(p0)[0]
+    for t in range(h):
+        powers = vec.get_attr("power_mw")
+        actions = policy.act(obs, instances, powers)
+        obs, rewards, _, _, infos = vec.step(actions)
+        rec["observations"][:, t + 1] = obs
+        rec["actions"][:, t] = actions
+        rec["rewards"][:, t] = rewards
+        rec["utilities"][:, t + 1] = infos["utility"]
+        for e, p in enumerate(vec.get_attr("power_mw")):
+            rec["powers_mw"][e, t + 1, : len(p)] = p
+    out = {name: rec[name][: len(indices)] for name in rec}
+    out.update(_labels(instances[: len(indices)], out, n_max, n_bs))
+    out["seeds"] = np.asarray(seeds[: len(indices)], dtype=np.int64)
+    out["episode_index"] = np.asarray(indices, dtype=np.int64)
+    return {name: out[name] for name in FIELDS if name != "source"}
+
+
+def _labels(instances, rec, n_max: int, n_bs: int) -> dict[str, np.ndarray]:
+    e = len(instances)
+    gains = np.zeros((e, n_max, n_bs))
+    assoc = np.zeros((e, n_max), np.int32)
+    constraint_ok = np.ones((e, len(CONSTRAINT_NAMES)), bool)
+    env_params = np.zeros((e, 5), np.float32)
+    for i, inst in enumerate(instances):
+        n = inst.n_users
+        gains[i, :n], assoc[i, :n] = inst.gains, inst.assoc
+        final = rec["powers_mw"][i, -1, :n].astype(float)
+        violations = inst.evaluate(final).violations
+        for c, name in enumerate(CONSTRAINT_NAMES):
+            constraint_ok[i, c] = violations.get(name, 0.0) == 0.0
+        serving = inst.gains[np.arange(n), inst.assoc]
+        env_params[i] = [n, 10 * np.log10(inst.noise_mw), 10 * np.log10(serving).mean(),
+                         inst.price, inst.n_bs]  # fmt: skip
+    return {
+        "gains": gains,
+        "assoc": assoc,
+        "noise_mw": np.array([inst.noise_mw for inst in instances]),
+        "n_users": np.array([inst.n_users for inst in instances], np.int32),
+        "returns": rec["rewards"].sum(axis=1),
+        "final_utility": rec["utilities"][:, -1].copy(),
+        "feasible": constraint_ok.all(axis=1),
+        "constraint_ok": constraint_ok,
+        "env_params": env_params,
+    }
