@@ -71,8 +71,8 @@ def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = Non
     """
     make = make_env_fn(args)
     probe = make()
+    policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
     writer = TrajectoryWriter(args.out, header_for(probe))
-    policy = make_policy(args.policy, probe.config, seed=args.seed)
     source = policy.name
     start = writer.done(source)
     vec = gym.vector.SyncVectorEnv([make for _ in range(max(1, min(args.batch, args.episodes)))])
