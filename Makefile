@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-mobile-env clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,13 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Figures and their commands: benchmarks/RESULTS.md.
 bench: setup
 	$(BIN)/python benchmarks/twin_ticks.py
+
+# Needs mobile-env in its own venv (MENV_PY, default /tmp/menv/bin/python); see the script.
+bench-mobile-env: setup
+	bash benchmarks/compare_mobile_env.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

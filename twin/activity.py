@@ -35,6 +35,8 @@ class UserActivity:
         A user flips at most once per call: callers advance in steps much shorter than the
         mean holding times, so several switches inside one step are negligible.
         """
+        if self._spec is None:  # nobody arrives or leaves
+            return False
         due = self._next_switch_s <= time_s
         if not due.any():
             return False

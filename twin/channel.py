@@ -233,6 +233,11 @@ class ShadowingField:
         self.shape = (ny, nx)
         self._field, corner_corr = self._draw(rng, n_bs, nx, ny, spacing, decorrelation_m)
         self._corner_corr = corner_corr
+        # Constants of sample(): the last node (x, y), the last cell's lower-left node, and
+        # the offsets of a cell's corners (0,0), (1,0), (0,1), (1,1) in the flat node table.
+        self._last_node = np.array([nx - 1, ny - 1], dtype=float)
+        self._last_cell = np.array([nx - 2, ny - 2], dtype=np.intp)
+        self._corner_offsets = np.array([0, 1, nx, nx + 1], dtype=np.intp)[:, None]
 
     @staticmethod
     def _draw(
@@ -297,24 +302,33 @@ class ShadowingField:
         """
         pos = np.asarray(positions, dtype=float).reshape(-1, 2)
         ny, nx = self.shape
-        fx = np.clip(pos[:, 0] / self.spacing_m, 0.0, nx - 1)
-        fy = np.clip(pos[:, 1] / self.spacing_m, 0.0, ny - 1)
-        ix = np.minimum(fx.astype(np.intp), nx - 2)
-        iy = np.minimum(fy.astype(np.intp), ny - 2)
-        tx = fx - ix
-        ty = fy - iy
+        n_points, n_bs = pos.shape[0], self._field.shape[2]
+        # Grid coordinates (x, y) of every point, clipped to the grid: max(0, .) first, as
+        # np.clip does (a -0.0 becomes +0.0), then min(., last node).
+        f = np.maximum(0.0, pos / self.spacing_m)
+        np.minimum(f, self._last_node, out=f)
+        cell = np.minimum(f.astype(np.intp), self._last_cell)  # lower-left node (ix, iy)
+        t = f - cell  # offsets (tx, ty) in the cell
+        tx, ty = t[:, 0], t[:, 1]
+        sx, sy = 1 - tx, 1 - ty
         # Bilinear weights of the corners (x, y) = (0,0), (1,0), (0,1), (1,1).
-        w = np.stack([(1 - tx) * (1 - ty), tx * (1 - ty), (1 - tx) * ty, tx * ty], axis=1)
-        f = self._field
-        value = (
-            w[:, 0:1] * f[iy, ix]
-            + w[:, 1:2] * f[iy, ix + 1]
-            + w[:, 2:3] * f[iy + 1, ix]
-            + w[:, 3:4] * f[iy + 1, ix + 1]
-        )
+        w = np.empty((n_points, 4))
+        np.multiply(sx, sy, out=w[:, 0])
+        np.multiply(tx, sy, out=w[:, 1])
+        np.multiply(sx, ty, out=w[:, 2])
+        np.multiply(tx, ty, out=w[:, 3])
+        # The four corners of every point in one gather from the (ny * nx, B) node table,
+        # weighted, then summed corner by corner in the order (0,0) + (1,0) + (0,1) + (1,1).
+        corners = (cell[:, 1] * nx + cell[:, 0]) + self._corner_offsets  # (4, N)
+        values = np.take(self._field.reshape(ny * nx, n_bs), corners, axis=0)  # (4, N, B)
+        weighted = w.T[:, :, None] * values
+        value = weighted[0] + weighted[1]
+        value += weighted[2]
+        value += weighted[3]
         # Var(sum_k w_k F_k) = w^T C w for unit-variance corners with correlation C.
         std = np.sqrt(np.einsum("ni,ij,nj->n", w, self._corner_corr, w))
-        return value / std[:, None]
+        value /= std[:, None]
+        return value
 
 
 # --------------------------------------------------------------------------- fading
@@ -360,6 +374,8 @@ class FadingProcess:
         self._h_view *= self._scatter_std / math.sqrt(2.0)
         self._noise = np.empty(self.shape, dtype=np.complex128)
         self._noise_view = self._noise.view(np.float64)
+        # (rho, rho column, innovation column) of the last read-only rho array stepped with
+        self._factors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._los: np.ndarray | None = None
         if model == "rician":
             theta = rng.uniform(0.0, 2.0 * np.pi, self.shape)
@@ -378,14 +394,28 @@ class FadingProcess:
         """Advance every link by one step of correlation ``rho`` (scalar or one per user)."""
         if self.model == "none":
             return
-        rho = np.broadcast_to(np.asarray(rho, dtype=float), (self.shape[0],))
-        innovation = np.sqrt(np.maximum(1.0 - rho * rho, 0.0)) * (self._scatter_std / math.sqrt(2))
+        rho_col, innovation_col = self._step_factors(rho)
         # In place on the float views: h = rho h + s w, with w drawn straight into a buffer.
         noise = self._noise_view
         self.rng.standard_normal(out=noise)
-        noise *= innovation[:, None]
-        self._h_view *= rho[:, None]
+        noise *= innovation_col
+        self._h_view *= rho_col
         self._h_view += noise
+
+    def _step_factors(self, rho: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """``rho`` and the innovation scale ``sqrt(1 - rho^2) s / sqrt(2)`` as ``(U, 1)``
+        columns. Kept for the next step when ``rho`` is a read-only array (it cannot change
+        in place, so the same object means the same values)."""
+        if self._factors is not None and self._factors[0] is rho:
+            return self._factors[1], self._factors[2]
+        rho_u = np.broadcast_to(np.asarray(rho, dtype=float), (self.shape[0],))
+        innovation = np.sqrt(np.maximum(1.0 - rho_u * rho_u, 0.0)) * (
+            self._scatter_std / math.sqrt(2)
+        )
+        rho_col, innovation_col = rho_u[:, None], innovation[:, None]
+        if isinstance(rho, np.ndarray) and not rho.flags.writeable:
+            self._factors = (rho, rho_col, innovation_col)
+        return rho_col, innovation_col
 
     def power(self) -> np.ndarray:
         """Power gains ``|h|^2`` ``(U, B)``, mean 1 (a new array)."""

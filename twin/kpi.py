@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -15,6 +16,50 @@ from twin.radio import RadioMetrics
 PERCENTILES = (5, 50, 95)
 
 
+@functools.lru_cache(maxsize=64)
+def _percentile_plan(n: int) -> tuple[np.ndarray, tuple[tuple[int, int, float], ...]]:
+    """How ``np.percentile(x, PERCENTILES)`` (method "linear") reads a sample of ``n`` values.
+
+    Returns the ranks to partition on and, per percentile, ``(lower rank, upper rank,
+    weight)``, computed with numpy's own index arithmetic (numpy/lib/_function_base_impl.py,
+    ``_quantile`` and ``_get_indexes``) so that the interpolation gives the same bits.
+    """
+    q = np.true_divide(PERCENTILES, 100)
+    virtual = (n - 1) * q
+    lower = np.floor(virtual)
+    upper = lower + 1
+    # At or beyond the last rank numpy reads the last value (index -1) on both sides; the
+    # weight stays virtual - lower with lower = -1, as in numpy.
+    above = virtual >= n - 1
+    lower[above] = -1
+    upper[above] = -1
+    weight = virtual - lower
+    lower_i = [int(i) % n for i in lower]
+    upper_i = [int(i) % n for i in upper]
+    kth = np.unique(np.array(lower_i + upper_i + [n - 1], dtype=np.intp))
+    plan = tuple(zip(lower_i, upper_i, weight.tolist(), strict=True))
+    return kth, plan
+
+
+def sinr_percentiles(sinr: np.ndarray) -> list[float]:
+    """``np.percentile(sinr, PERCENTILES)``, bit for bit, from one partial sort.
+
+    numpy's linear interpolation between the two neighbouring order statistics
+    (``_lerp``: ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` when ``t >= 0.5``); NaN for
+    every percentile if the sample holds a NaN. ``sinr``: a non-empty float64 array.
+    """
+    kth, plan = _percentile_plan(sinr.size)
+    ranked = np.partition(sinr, kth)
+    if math.isnan(ranked[-1]):  # NaNs sort last
+        return [math.nan] * len(plan)
+    out = []
+    for lo, hi, t in plan:
+        a, b = float(ranked[lo]), float(ranked[hi])
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
+
+
 def percentile_kpis(
     metrics: RadioMetrics, bandwidth_hz: float, prefix: str = ""
 ) -> dict[str, float]:
@@ -23,14 +68,21 @@ def percentile_kpis(
     Rate is monotone in SINR, so the rate percentiles are the rates of the SINR percentiles:
     one partial sort serves both.
     """
+    names = _percentile_names(prefix)
     if metrics.sinr.size == 0:
-        return {f"{prefix}{k}_p{q}": math.nan for q in PERCENTILES for k in ("sinr_db", "rate_bps")}
-    values = np.percentile(metrics.sinr, PERCENTILES)
+        return {name: math.nan for pair in names for name in pair}
     out = {}
-    for q, s in zip(PERCENTILES, values, strict=True):
-        out[f"{prefix}sinr_db_p{q}"] = float(10 * np.log10(s)) if s > 0 else -math.inf
-        out[f"{prefix}rate_bps_p{q}"] = float(bandwidth_hz * np.log2(1.0 + s))
+    for (sinr_name, rate_name), value in zip(names, sinr_percentiles(metrics.sinr), strict=True):
+        s = np.float64(value)
+        out[sinr_name] = float(10 * np.log10(s)) if s > 0 else -math.inf
+        out[rate_name] = float(bandwidth_hz * np.log2(1.0 + s))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _percentile_names(prefix: str) -> tuple[tuple[str, str], ...]:
+    """Column names ``(sinr_db_pQ, rate_bps_pQ)`` per percentile, in column order."""
+    return tuple((f"{prefix}sinr_db_p{q}", f"{prefix}rate_bps_p{q}") for q in PERCENTILES)
 
 
 @dataclass

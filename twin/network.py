@@ -174,7 +174,8 @@ class RadioNetwork:
 
     def _rho(self, dt_s: float) -> np.ndarray:
         if self._rho_cache is None or self._rho_cache[0] != dt_s:
-            self._rho_cache = (dt_s, gauss_markov_rho(self._doppler_hz, dt_s))
+            # Read-only, so the fading process may keep what it derives from it.
+            self._rho_cache = (dt_s, _read_only(gauss_markov_rho(self._doppler_hz, dt_s)))
         return self._rho_cache[1]
 
     def advance(self, dt_s: float) -> None:

@@ -43,19 +43,26 @@ def interference_mw(
 ) -> np.ndarray:
     """Interference power at each user's serving BS, ``sum_{k interfering} g[k, b(i)] p_k``."""
     power_mw = np.asarray(power_mw, dtype=float)
+    own = power_mw * serving_gain(gains, assoc)
+    return _interference_mw(gains, assoc, power_mw, own, reuse)
+
+
+def _interference_mw(
+    gains: np.ndarray, assoc: np.ndarray, power_mw: np.ndarray, own: np.ndarray, reuse: Reuse
+) -> np.ndarray:
+    """:func:`interference_mw` given each user's own received power ``p_i g[i, b(i)]``."""
     received = power_mw @ gains  # (..., B): total power received at each BS
     at_serving = received[..., assoc]  # (..., U)
-    own = power_mw * serving_gain(gains, assoc)
     if reuse == "shared":
-        interference = at_serving - own
+        interference = np.subtract(at_serving, own, out=at_serving)
     elif reuse == "orthogonal_in_cell":
         # Remove every user served by the same BS (the user itself included).
         in_cell = own @ _serving_onehot(assoc, gains.shape[1])  # (..., B)
-        interference = at_serving - in_cell[..., assoc]
+        interference = np.subtract(at_serving, in_cell[..., assoc], out=at_serving)
     else:
         raise ValueError(f"reuse must be one of {REUSE_MODES}, got {reuse!r}")
     # Cancellation can leave tiny negative residues; interference is a power.
-    return np.maximum(interference, 0.0)
+    return np.maximum(interference, 0.0, out=interference)
 
 
 def sinr(
@@ -68,7 +75,9 @@ def sinr(
     """``SINR_i = g[i,b(i)] p_i / (noise + interference_i)`` (linear)."""
     power_mw = np.asarray(power_mw, dtype=float)
     signal = power_mw * serving_gain(gains, assoc)
-    return signal / (noise_mw + interference_mw(gains, assoc, power_mw, reuse))
+    denominator = _interference_mw(gains, assoc, power_mw, signal, reuse)
+    denominator += noise_mw
+    return np.divide(signal, denominator, out=denominator)
 
 
 def rate_bps(sinr_linear: np.ndarray, bandwidth_hz: float) -> np.ndarray:
@@ -78,7 +87,7 @@ def rate_bps(sinr_linear: np.ndarray, bandwidth_hz: float) -> np.ndarray:
 
 def utility_from_rates(rates_bps: np.ndarray, power_mw: np.ndarray, price: float) -> np.ndarray:
     """The paper's utility ``sum_i ln(1 + R_i) - price * sum_i p_i`` (summed over the last axis)."""
-    return np.sum(np.log1p(rates_bps), axis=-1) - price * np.sum(power_mw, axis=-1)
+    return np.log1p(rates_bps).sum(axis=-1) - price * np.asarray(power_mw).sum(axis=-1)
 
 
 def bs_interference_mw(gains: np.ndarray, assoc: np.ndarray, power_mw: np.ndarray) -> np.ndarray:
@@ -168,7 +177,7 @@ class RadioMetrics:
 
     @property
     def sum_rate_bps(self) -> float:
-        return float(np.sum(self.rate_bps))
+        return float(self.rate_bps.sum())
 
     def to_dict(self) -> dict:
         """JSON-ready form (per-user arrays as lists, SINR also in dB)."""
@@ -207,7 +216,7 @@ def evaluate_power(
         utility=float(utility_from_rates(r, power_mw, price)),
         sinr=s,
         rate_bps=r,
-        total_power_mw=float(np.sum(power_mw)),
+        total_power_mw=float(power_mw.sum()),
         violations={k: float(v) for k, v in violations.items()},
     )
 
