@@ -197,6 +197,21 @@ class RadioMetrics:
         }
 
 
+def _rates_and_violations(
+    gains: np.ndarray,
+    assoc: np.ndarray,
+    power_mw: np.ndarray,
+    noise_mw: float,
+    bandwidth_hz: float,
+    constraints: Constraints,
+    reuse: Reuse,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """SINR, rate and per-constraint violation: what every evaluation below starts from."""
+    s = sinr(gains, assoc, power_mw, noise_mw, reuse)
+    r = rate_bps(s, bandwidth_hz)
+    return s, r, constraint_violations(gains, assoc, power_mw, r, constraints)
+
+
 def evaluate_power(
     gains: np.ndarray,
     assoc: np.ndarray,
@@ -209,9 +224,9 @@ def evaluate_power(
 ) -> RadioMetrics:
     """Full metrics for a single power vector."""
     power_mw = np.asarray(power_mw, dtype=float)
-    s = sinr(gains, assoc, power_mw, noise_mw, reuse)
-    r = rate_bps(s, bandwidth_hz)
-    violations = constraint_violations(gains, assoc, power_mw, r, constraints)
+    s, r, violations = _rates_and_violations(
+        gains, assoc, power_mw, noise_mw, bandwidth_hz, constraints, reuse
+    )
     return RadioMetrics(
         utility=float(utility_from_rates(r, power_mw, price)),
         sinr=s,
@@ -236,9 +251,9 @@ def objective(
     Solvers rank candidates lexicographically: least violation first, then highest utility.
     """
     power_mw = np.asarray(power_mw, dtype=float)
-    s = sinr(gains, assoc, power_mw, noise_mw, reuse)
-    r = rate_bps(s, bandwidth_hz)
+    _, r, violations = _rates_and_violations(
+        gains, assoc, power_mw, noise_mw, bandwidth_hz, constraints, reuse
+    )
     u = utility_from_rates(r, power_mw, price)
-    violations = constraint_violations(gains, assoc, power_mw, r, constraints)
     total = sum(violations.values()) if violations else np.zeros_like(u)
     return u, np.asarray(total, dtype=float)
