@@ -171,32 +171,34 @@ class RandomWaypoint:
         if dt_s < 0:
             raise ValueError(f"dt_s must be non-negative, got {dt_s}")
         left = np.where(self.speeds_mps > 0, float(dt_s), 0.0)  # time still to spend
+        # Whole-array operations (a masked no-op for idle users) are cheaper than gathering
+        # the busy users at every leg; only arrivals, which are rare, are handled by index.
         for _ in range(MAX_WAYPOINT_LEGS):
-            busy = np.flatnonzero(left > 0)
-            if busy.size == 0:
+            if not left.any():
                 break
-            # Pausing users spend their time at the waypoint first.
-            pause = np.minimum(self.pause_left_s[busy], left[busy])
-            self.pause_left_s[busy] -= pause
-            left[busy] -= pause
-            moving = busy[(left[busy] > 0) & (self.pause_left_s[busy] <= 0)]
-            if moving.size == 0:
+            if self.pause_s > 0:  # pausing users spend their time at the waypoint first
+                pause = np.minimum(self.pause_left_s, left)
+                self.pause_left_s -= pause
+                left -= pause
+            moving = left > 0
+            if not moving.any():
                 continue
-            delta = self.waypoints[moving] - self.positions[moving]
+            delta = self.waypoints - self.positions
             distance = np.hypot(delta[:, 0], delta[:, 1])
-            reach = self.speeds_mps[moving] * left[moving]
-            arrive = reach >= distance
-            # Those who arrive stop at the waypoint, keep the leftover time, then pause.
-            arrived = moving[arrive]
-            self.positions[arrived] = self.waypoints[arrived]
-            left[arrived] -= distance[arrive] / self.speeds_mps[arrived]
-            self.pause_left_s[arrived] = self.pause_s
-            self.waypoints[arrived] = self._draw_waypoints(arrived.size)
+            reach = self.speeds_mps * left
+            arrive = moving & (reach >= distance)
             # The others walk the whole remaining time along their heading.
-            going = ~arrive
-            walkers = moving[going]
-            frac = (reach[going] / distance[going])[:, None]
-            self.positions[walkers] += frac * delta[going]
-            left[walkers] = 0.0
+            walk = moving & ~arrive
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(walk, reach / distance, 0.0)
+            self.positions += frac[:, None] * delta
+            left[walk] = 0.0
+            if arrive.any():
+                # Those who arrive stop at the waypoint, keep the leftover time, then pause.
+                arrived = np.flatnonzero(arrive)
+                self.positions[arrived] = self.waypoints[arrived]
+                left[arrived] -= distance[arrived] / self.speeds_mps[arrived]
+                self.pause_left_s[arrived] = self.pause_s
+                self.waypoints[arrived] = self._draw_waypoints(arrived.size)
         np.clip(self.positions, 0.0, self.size, out=self.positions)  # round-off only
         return self.positions
