@@ -48,3 +48,16 @@ class DesignError(InputError):
 
 class TooLargeError(AignError):
     """A method was asked to do work beyond its documented limit (e.g. exhaustive search)."""
+
+
+class DeploymentError(AignError):
+    """A validation, deployment or rollback was refused or could not finish; says why and
+    what is in force on the network."""
+
+
+class DeploymentLogError(AignError):
+    """The deployment log cannot be used (locked, read-only, from a newer aign, not a log)."""
+
+
+class NetworkElementError(AignError):
+    """The physical layer refused a configuration or did not answer in time."""

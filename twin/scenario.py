@@ -253,6 +253,60 @@ class Control(_Strict):
     )
 
 
+class Gates(_Strict):
+    """What a design must show before it is deployed, and how a deployment is judged.
+
+    ``aign validate`` runs the design and the design now in force on the same seeds (common
+    random numbers) and checks the ``min_*`` gates; ``aign deploy`` refuses a design without a
+    passing validation younger than ``max_validation_age_s``, then observes it for
+    ``window_s`` and restores the previous design if it falls short. See docs/deployment.md.
+    """
+
+    runs: int = Field(
+        20, ge=2, le=10_000,
+        description="Monte-Carlo runs (seeds) of a validation when --runs is not given.",
+    )  # fmt: skip
+    min_runs: int = Field(
+        10, ge=2, le=10_000,
+        description="A validation with fewer runs than this fails (its intervals are too wide).",
+    )  # fmt: skip
+    window_s: float = Field(
+        5.0, gt=0, le=3600,
+        description="Simulated time averaged in each validation run and observed after a "
+        "deployment, s (at least step_s).",
+    )  # fmt: skip
+    min_improvement: float = Field(
+        0.0,
+        description="The lower 95% confidence bound of the paired mean-utility improvement "
+        "over the design in force must reach this (utility units, may be negative).",
+    )
+    min_constraint_satisfaction: float = Field(
+        0.95, ge=0, le=1,
+        description="Each imposed constraint must hold in at least this fraction of the "
+        "sampled instants.",
+    )  # fmt: skip
+    min_rate_p5_bps: float | None = Field(
+        None, ge=0,
+        description="The 5th-percentile user rate (mean over runs) must reach this, bit/s; "
+        "null: not gated.",
+    )  # fmt: skip
+    max_validation_age_s: float = Field(
+        86_400.0, gt=0,
+        description="A validation older than this (wall clock) no longer allows a deployment, s.",
+    )  # fmt: skip
+    realized_utility_tolerance: float | None = Field(
+        None, ge=0,
+        description="A deployment is kept when its realized mean utility is at least the "
+        "validated mean minus this (utility units); null: at least the 5th percentile of the "
+        "validation runs' means.",
+    )  # fmt: skip
+    min_fresh_reports: int = Field(
+        3, ge=1,
+        description="Channel reports measured after the new design took effect that an "
+        "observation needs; with fewer the deployment cannot be judged and is rolled back.",
+    )  # fmt: skip
+
+
 class Scenario(_Strict):
     """A network, its channel, the objective and how the twin runs it."""
 
@@ -273,6 +327,9 @@ class Scenario(_Strict):
     )
     sync: Sync = Sync()
     control: Control = Control()
+    gates: Gates = Field(
+        Gates(), description="Validation and deployment gates (docs/deployment.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -285,6 +342,8 @@ class Scenario(_Strict):
             )
         if self.control.epoch_s < self.step_s:
             raise ValueError(f"@control.epoch_s: must be at least step_s ({self.step_s:g} s)")
+        if self.gates.window_s < self.step_s:
+            raise ValueError(f"@gates.window_s: must be at least step_s ({self.step_s:g} s)")
         w, h = self.area.width_m, self.area.height_m
         for label, positions in (
             ("base_stations.positions_m", self.base_stations.positions_m),

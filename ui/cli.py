@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AignError
+from ui.cli_ops import add_ops_commands
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -349,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
     info.add_argument("dataset", metavar="DATASET")
     info.set_defaults(func=cmd_dataset_info)
+
+    add_ops_commands(sub)  # validate, deploy, deployments, rollback
     return parser
 
 

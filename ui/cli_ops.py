@@ -1,0 +1,391 @@
+"""``aign validate | deploy | deployments | rollback``: designs reach the network only here.
+
+Register with :func:`add_ops_commands` from ``ui.cli.build_parser``. Each handler wires
+:class:`twin.deployment.Operations` to the terminal: JSON on stdout (``--summary`` for a
+readable text instead), notes about recovered operations on stderr, errors as
+:class:`twin.errors.AignError` (printed by ``ui.cli.main``, exit 1).
+
+Exit codes: 0 the command did what it was asked (validation passed, design kept or already
+in force, rollback done); 1 refused or failed before changing anything (the error says why);
+3 it ran but the design was not accepted (validation failed, deployment rolled back, or the
+network refused or did not answer: the output says what is in force).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from twin.errors import AignError
+
+EXIT_NOT_ACCEPTED = 3
+
+
+# --------------------------------------------------------------------------- helpers
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _note(recovered: list) -> None:
+    """Say on stderr what reconciliation found (each command runs it first)."""
+    for item in recovered:
+        data = item if isinstance(item, dict) else item.to_dict()
+        tag = "recovered" if data["recorded"] else "note"
+        print(f"aign: {tag}: {data['message']}", file=sys.stderr)
+
+
+def _operations():
+    from twin.deployment import Operations
+
+    return Operations()
+
+
+def _load(scenario_arg: str, design_path: str, index: int | None):
+    from twin.errors import DesignError, Problem
+    from twin.instance import load_designs
+    from twin.scenario_io import load_scenario, resolve_scenario_path
+
+    scenario = load_scenario(scenario_arg)
+    designs = load_designs(design_path)
+    if index is None:
+        if len(designs) > 1:
+            raise DesignError(
+                [
+                    Problem(
+                        design_path,
+                        None,
+                        "designs",
+                        f"holds {len(designs)} designs; choose one with "
+                        f"--index 0..{len(designs) - 1}",
+                    )
+                ]
+            )
+        index = 0
+    if not 0 <= index < len(designs):
+        raise DesignError(
+            [
+                Problem(
+                    design_path, None, "designs", f"--index {index} is not in 0..{len(designs) - 1}"
+                )
+            ]
+        )
+    source = resolve_scenario_path(scenario_arg)
+    return scenario, designs[index], str(source.resolve()) if source.exists() else scenario_arg
+
+
+def _timeout(value: float | None) -> float:
+    from twin.deployment import DEFAULT_APPLY_TIMEOUT_S
+
+    if value is None:
+        return DEFAULT_APPLY_TIMEOUT_S
+    if not value > 0:
+        raise AignError(f"--timeout must be > 0 seconds, got {value:g}")
+    return value
+
+
+def _fmt(x: Any, digits: int = 6) -> str:
+    return "n/a" if x is None else f"{x:.{digits}g}"
+
+
+def _ci(block: dict[str, Any]) -> str:
+    lo, hi = block.get("ci95") or (None, None)
+    return f"{_fmt(block.get('mean'))}  95% CI [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _pct(block: dict[str, Any]) -> str:
+    lo, hi = block.get("ci95") or (None, None)
+    mean = block.get("mean")
+    if mean is None:
+        return "n/a"
+    parts = [f"{100 * mean:.1f}%"]
+    if lo is not None and hi is not None:
+        parts.append(f"[{100 * lo:.1f}%, {100 * hi:.1f}%]")
+    return " ".join(parts)
+
+
+def _in_force_line(in_force: dict[str, Any] | None) -> str:
+    if not in_force:
+        return "in force: unknown"
+    digest = in_force.get("digest") or in_force.get("design")
+    since = f", since {in_force['applied_at']}" if in_force.get("applied_at") else ""
+    op = f", operation #{in_force['operation']}" if in_force.get("operation") else ""
+    return f"in force: design {digest} ({in_force.get('source')}{since}{op})"
+
+
+# --------------------------------------------------------------------------- validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenario, design, _ = _load(args.scenario, args.design, args.index)
+    ops = _operations()
+    try:
+        progress = None
+        if not args.quiet and sys.stderr.isatty():
+            from ui.cli import _progress_bar
+
+            bar, progress = _progress_bar("validating", True)
+        else:
+            bar = None
+        if bar is not None:
+            with bar:
+                report = ops.validate(
+                    scenario,
+                    design,
+                    runs=args.runs,
+                    seed=args.seed,
+                    executor=args.executor,
+                    progress=progress,
+                )
+        else:
+            report = ops.validate(
+                scenario, design, runs=args.runs, seed=args.seed, executor=args.executor
+            )
+    finally:
+        _note(ops.recovered)
+        ops.close()
+    if args.out:
+        from twin.instance import write_json_atomic
+
+        write_json_atomic(args.out, report)
+    if args.summary:
+        print(validation_summary(report, str(ops.log.path)))
+    else:
+        _print_json(report)
+    return 0 if report["verdict"]["passed"] else EXIT_NOT_ACCEPTED
+
+
+def validation_summary(report: dict[str, Any], log_path: str = "") -> str:
+    """A validation report for people."""
+    verdict = "PASSED" if report["verdict"]["passed"] else "FAILED"
+    seeds = report["seeds"]
+    lines = [
+        f"validation of design {report['design']['digest']} ({report['design']['source']}) "
+        f"on {report['scenario']['name']}: {verdict}",
+        f"  runs: {report['runs']} (seeds {seeds[0]}..{seeds[-1]}, {report['window_s']:g} s "
+        f"each, executor {report['executor']})",
+        f"  mean utility:         {_ci(report['utility'])}",
+        f"  baseline utility:     {_ci(report['baseline_utility'])}  "
+        f"(design {report['baseline']['digest']}, {report['baseline']['source']})",
+        f"  improvement (paired): {_ci(report['improvement'])}",
+        f"  5th-pct user rate:    {_ci(report['rate_p5_bps'])} bit/s",
+        f"  all constraints hold: {_pct(report['feasible'])}",
+    ]
+    for name, block in report["constraints"].items():
+        lines.append(f"  {name} holds: {_pct(block)}")
+    lines.append("  gates:")
+    for check in report["verdict"]["checks"]:
+        lines.append(f"    {'ok  ' if check['passed'] else 'FAIL'} {check['message']}")
+    where = f", recorded in {log_path}" if log_path else ""
+    lines.append(f"  created {report['created_at']}, signed{where}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- deploy
+def _read_report(path: str) -> dict[str, Any]:
+    from twin.errors import DeploymentError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeploymentError(f"cannot read the validation report {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DeploymentError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise DeploymentError(f"{path}: a validation report is a JSON object")
+    return data
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    scenario, design, source = _load(args.scenario, args.design, args.index)
+    report = _read_report(args.report) if args.report else None
+    ops = _operations()
+    try:
+        outcome = ops.deploy(
+            scenario,
+            design,
+            report=report,
+            apply_timeout_s=_timeout(args.timeout),
+            scenario_source=source,
+        )
+    finally:
+        _note(ops.recovered)
+        ops.close()
+    data = outcome.to_dict()
+    data.pop("recovered")  # said on stderr already
+    if args.summary:
+        print(outcome_summary(data))
+    else:
+        _print_json(data)
+    return 0 if outcome.ok else EXIT_NOT_ACCEPTED
+
+
+def outcome_summary(data: dict[str, Any]) -> str:
+    """A deployment or rollback outcome for people."""
+    what = "deployment" if data["kind"] == "deploy" else "rollback"
+    op = f" #{data['operation']}" if data.get("operation") else ""
+    lines = [
+        f"{what}{op} of design {data['design']} on {data['scenario']}: "
+        f"{data['status'].replace('_', ' ').upper()}",
+        f"  {data['message']}",
+    ]
+    predicted, realized = data.get("predicted"), data.get("realized")
+    if predicted:
+        lo, hi = predicted.get("utility_ci95") or (None, None)
+        lines.append(
+            f"  predicted utility {_fmt(predicted['utility'])} (95% CI [{_fmt(lo)}, {_fmt(hi)}])"
+        )
+    if realized:
+        lines.append(
+            f"  realized utility {_fmt(realized['utility']['mean'])} from "
+            f"{realized['fresh_reports']} fresh channel reports ({realized['reports_dropped']} "
+            f"dropped, {realized['stale_reports']} measured before the switch, "
+            f"{realized['reports_in_flight']} still in flight)"
+        )
+    lines.append(f"  {_in_force_line(data['in_force'])}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- deployments
+def cmd_deployments(args: argparse.Namespace) -> int:
+    from twin.deploylog import LockedLogError, ReadOnlyLogError
+    from twin.deployment import Operations
+
+    try:
+        ops = Operations()
+    except (ReadOnlyLogError, LockedLogError) as err:
+        # listing needs no write: read what is committed (WAL readers are never blocked)
+        print(f"aign: note: {err} Listing it read-only.", file=sys.stderr)
+        ops = Operations(read_only=True)
+    try:
+        data = ops.history(args.scenario, validations=args.all, limit=args.limit, full=args.full)
+    finally:
+        _note(ops.recovered)
+        ops.close()
+    if args.summary:
+        print(history_summary(data))
+    else:
+        _print_json(data)
+    return 0
+
+
+def history_summary(data: dict[str, Any]) -> str:
+    """The deployment history for people: one block per network, one line per operation."""
+    lines = [f"deployment log {data['log']}"]
+    for name, network in data["networks"].items():
+        fid = network["fidelity"]
+        lines.append(f"network {name}: {_in_force_line(network['in_force'])}")
+        if fid["deployments_observed"]:
+            lines.append(
+                f"  twin fidelity over {fid['deployments_observed']} observed deployments: "
+                f"mean |utility error| {_fmt(fid['utility_abs_error_mean'], 4)}, "
+                f"SINR RMSE {_fmt(fid['sinr_rmse_db_mean'], 3)} dB"
+            )
+    if not data["operations"]:
+        lines.append("no operations recorded")
+    for op in data["operations"]:
+        extra = ""
+        if "realized_utility" in op:
+            extra = (
+                f" predicted {_fmt(op['predicted_utility'], 5)}, realized "
+                f"{_fmt(op['realized_utility'], 5)};"
+            )
+        lines.append(
+            f"#{op['operation']:<4} {op['started_at']}  {op['scenario']}  {op['kind']:<9} "
+            f"{op['status']:<11} design {op['design']};{extra} {op['detail']}"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- rollback
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from twin.scenario_io import load_scenario, resolve_scenario_path
+
+    ops = _operations()
+    try:
+        scenario_arg = args.scenario
+        if scenario_arg is None:
+            networks = ops.networks()
+            if len(networks) != 1:
+                known = ", ".join(sorted(networks)) or "none"
+                raise AignError(
+                    "say which network to roll back: aign rollback SCENARIO "
+                    f"(networks with deployments: {known})"
+                )
+            name, source = next(iter(networks.items()))
+            scenario_arg = source if source and Path(source).exists() else name
+        scenario = load_scenario(scenario_arg)
+        path = resolve_scenario_path(scenario_arg)
+        outcome = ops.rollback(
+            scenario,
+            apply_timeout_s=_timeout(args.timeout),
+            scenario_source=str(path.resolve()) if path.exists() else scenario_arg,
+        )
+    finally:
+        _note(ops.recovered)
+        ops.close()
+    data = outcome.to_dict()
+    data.pop("recovered")
+    if args.summary:
+        print(outcome_summary(data))
+    else:
+        _print_json(data)
+    return 0 if outcome.ok else EXIT_NOT_ACCEPTED
+
+
+# --------------------------------------------------------------------------- parser
+def add_ops_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``validate``, ``deploy``, ``deployments`` and ``rollback`` to ``aign``'s parser."""
+    timeout_help = "seconds the network element may take to answer (default 10)"
+
+    val = sub.add_parser(
+        "validate", help="Monte-Carlo validation of a design on the twin, judged by the gates"
+    )
+    val.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    val.add_argument("design", metavar="DESIGN", help="design JSON")
+    val.add_argument("--runs", type=int, help="seeds to run (default: the scenario's gates.runs)")
+    val.add_argument(
+        "--seed", type=int, help="first seed; run r uses seed + r (default: the scenario's)"
+    )
+    val.add_argument("--executor", default="local", help="where runs execute: local (default)")
+    val.add_argument("--index", type=int, help="which design of a file holding several")
+    val.add_argument("--out", metavar="FILE", help="also write the report JSON to FILE")
+    val.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    val.add_argument("--quiet", action="store_true", help="no progress bar")
+    val.set_defaults(func=cmd_validate)
+
+    dep = sub.add_parser(
+        "deploy", help="deploy a validated design, observe it, keep it or roll it back"
+    )
+    dep.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    dep.add_argument("design", metavar="DESIGN", help="design JSON")
+    dep.add_argument("--index", type=int, help="which design of a file holding several")
+    dep.add_argument(
+        "--report",
+        metavar="FILE",
+        help="deploy under this validation report "
+        "(default: the design's latest recorded validation)",
+    )
+    dep.add_argument("--timeout", type=float, help=timeout_help)
+    dep.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    dep.set_defaults(func=cmd_deploy)
+
+    hist = sub.add_parser("deployments", help="the deployment history and what is in force")
+    hist.add_argument("--scenario", metavar="NAME", help="only this network (scenario name)")
+    hist.add_argument("--all", action="store_true", help="include validations")
+    hist.add_argument("--limit", type=int, help="only the last N operations")
+    hist.add_argument("--full", action="store_true", help="every row's data (designs, reports)")
+    hist.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    hist.set_defaults(func=cmd_deployments)
+
+    rb = sub.add_parser("rollback", help="restore the design in force before the current one")
+    rb.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        nargs="?",
+        help="YAML file or shipped scenario name (default: the only network with deployments)",
+    )
+    rb.add_argument("--timeout", type=float, help=timeout_help)
+    rb.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    rb.set_defaults(func=cmd_rollback)
