@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-mobile-env clean
+.PHONY: setup browser run test lint bench bench-mobile-env clean
 
 setup: $(STAMP)
 
@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/aign simulate default
+	$(BIN)/aign ui
 
-test: setup
+# The end-to-end tests drive a real headless Chromium: Debian's chromium and chromium-driver.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; \
+	fi
+
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

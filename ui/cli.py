@@ -269,6 +269,14 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- ui
+def cmd_ui(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(args.scenario, host=args.host, port=args.port)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -352,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_dataset_info)
 
     add_ops_commands(sub)  # validate, deploy, deployments, rollback
+
+    ui = sub.add_parser("ui", help="open the browser app (Dash) on http://127.0.0.1:8050")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    ui.add_argument("--scenario", default="default", help="scenario shown first (default)")
+    ui.set_defaults(func=cmd_ui)
     return parser
 
 

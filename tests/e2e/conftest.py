@@ -1,0 +1,137 @@
+"""A real `aign ui` server on 127.0.0.1 and a headless Debian Chromium driving it.
+
+Chromium is required: when it is missing the tests fail with a message saying how to
+install it (``apt-get install -y chromium chromium-driver``); they are never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+DRIVER = "chromedriver"
+START_TIMEOUT_S = 60
+SCREENSHOTS = Path(
+    os.environ.get("AIGN_E2E_SCREENSHOTS") or Path(tempfile.gettempdir()) / "aign-e2e-screenshots"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chromium() -> tuple[str, str]:
+    browser = next((shutil.which(b) for b in CHROMIUM if shutil.which(b)), None)
+    driver = shutil.which(DRIVER) or (
+        "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+    )
+    if browser is None or driver is None:
+        pytest.fail(
+            "end-to-end tests need Chromium and its driver: "
+            "apt-get update && apt-get install -y chromium chromium-driver "
+            f"(found browser={browser}, driver={driver})",
+            pytrace=False,
+        )
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
+def aign_home() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="aign-e2e-home-") as home:
+        yield Path(home)
+
+
+@pytest.fixture(scope="session")
+def server(aign_home: Path) -> Iterator[str]:
+    """``aign ui`` in a child process (its own AIGN_HOME); yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "AIGN_HOME": str(aign_home), "PYTHONUNBUFFERED": "1"}
+    log = open(aign_home / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "ui", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                if json.load(r).get("ok"):
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail(f"aign ui did not start:\n{(aign_home / 'server.log').read_text()}")
+        time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        text = (aign_home / "server.log").read_text()
+        assert "Traceback" not in text, f"the server logged a traceback:\n{text}"
+
+
+@pytest.fixture(scope="session")
+def browser_factory():
+    """Make headless Chromium drivers (each with a fresh profile); quits them at the end."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = _chromium()
+    made = []
+
+    def make():
+        profile = tempfile.mkdtemp(prefix="aign-e2e-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     f"--user-data-dir={profile}"):  # fmt: skip
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        drv = webdriver.Chrome(service=Service(driver_path), options=options)
+        drv.set_page_load_timeout(30)
+        made.append((drv, profile))
+        return drv
+
+    yield make
+    for drv, profile in made:
+        try:
+            drv.quit()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser(browser_factory):
+    return browser_factory()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)

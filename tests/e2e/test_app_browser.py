@@ -1,0 +1,214 @@
+"""The app in a real headless Chromium: every page loads cleanly, bad input gets a message,
+and the what-if and design -> validate -> deploy flows show their results."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS
+
+PAGES = {
+    "/": "Scenario",
+    "/whatif": "What-if",
+    "/power": "Power trajectories",
+    "/sinr": "SINR map",
+    "/designs": "Designs",
+}
+WAIT_S = 60
+
+
+def wait_for(what: str, predicate: Callable[[], object], timeout_s: float = WAIT_S):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the element may be re-rendered while we look
+            last_error = exc
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what} (last error: {last_error})")
+
+
+def by_id(driver, id_: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, id_)
+
+
+def text_of(driver, id_: str) -> str:
+    return by_id(driver, id_).text
+
+
+def console_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def open_page(driver, url: str, path: str) -> None:
+    driver.get(url + path)
+    wait_for(f"page {path}", lambda: by_id(driver, f"page-{_key(path)}").is_displayed())
+    wait_for("the app to settle", lambda: not driver.find_elements(
+        "css selector", "._dash-loading-callback"), timeout_s=30)  # fmt: skip
+
+
+def _key(path: str) -> str:
+    return {"/": "scenario", "/whatif": "whatif", "/power": "power", "/sinr": "sinr",
+            "/designs": "designs"}[path]  # fmt: skip
+
+
+def graph_traces(driver, id_: str) -> int:
+    return len(driver.find_elements("css selector", f"#{id_} .main-svg .trace"))
+
+
+def screenshot(driver, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def click(driver, id_: str) -> None:
+    wait_for(f"#{id_} to be enabled", lambda: by_id(driver, id_).is_enabled())
+    by_id(driver, id_).click()
+
+
+# --------------------------------------------------------------------------- pages
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_loads_without_console_errors(server, browser, path):
+    browser.get_log("browser")  # drop what earlier tests left
+    open_page(browser, server, path)
+    assert PAGES[path] in browser.find_element("css selector", f"#page-{_key(path)} h2").text
+    if path in ("/", "/sinr"):
+        first_graph = {"/": "network-map", "/sinr": "sinr-graph-a"}[path]
+        wait_for(f"{first_graph} to draw", lambda: graph_traces(browser, first_graph) > 0)
+    time.sleep(1.0)
+    screenshot(browser, f"page-{_key(path)}")
+    assert console_errors(browser) == []
+
+
+def test_health_endpoint_says_ok(server):
+    with urllib.request.urlopen(f"{server}/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert b'"ok":true' in response.read().replace(b" ", b"")
+
+
+# --------------------------------------------------------------------------- bad input
+def test_broken_scenario_shows_line_and_field(server, browser):
+    open_page(browser, server, "/")
+    editor = by_id(browser, "scenario-editor")
+    browser.execute_script("arguments[0].value = '';", editor)
+    editor.clear()
+    editor.send_keys("name: broken\nseed: 1\nusers: {count: 5}\nchanel: {}\n")
+    problems = wait_for(
+        "the scenario problems", lambda: "chanel" in text_of(browser, "scenario-errors")
+        and text_of(browser, "scenario-errors"))  # fmt: skip
+    assert "editor:4: chanel: unknown field" in problems
+    assert "did you mean 'channel'" in problems
+    screenshot(browser, "scenario-broken")
+    assert console_errors(browser) == []
+
+
+def test_binary_upload_is_refused_with_a_message(server, browser, tmp_path):
+    open_page(browser, server, "/")
+    blob = tmp_path / "image.yaml"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    upload = browser.find_element("css selector", "#scenario-upload input[type=file]")
+    upload.send_keys(str(blob))
+    msg = wait_for("the upload message", lambda: text_of(browser, "upload-msg"))
+    assert "binary file" in msg
+    assert console_errors(browser) == []
+
+
+# --------------------------------------------------------------------------- what-if
+def test_whatif_run_draws_the_comparison(server, browser):
+    open_page(browser, server, "/whatif")
+    click(browser, "wi-run")
+    status = wait_for("the run to finish", lambda: "finished" in text_of(browser, "wi-status")
+                      and text_of(browser, "wi-status"))  # fmt: skip
+    assert "mean utility" in status
+    for graph in ("wi-kpi-graph", "wi-cdf-graph", "wi-power-graph"):
+        wait_for(f"{graph} to draw", lambda g=graph: graph_traces(browser, g) > 0)
+    screenshot(browser, "page-whatif-run")
+    open_page(browser, server, "/power")
+    wait_for("the power trajectory", lambda: graph_traces(browser, "pw-run-graph") > 0)
+    screenshot(browser, "page-power-run")
+    assert console_errors(browser) == []
+
+
+def test_invalid_whatif_setting_is_a_message(server, browser):
+    open_page(browser, server, "/whatif")
+    users = by_id(browser, "wi-users")
+    users.clear()
+    users.send_keys("1000000\t")
+    click(browser, "wi-run")
+    msg = wait_for("the error", lambda: "invalid" in text_of(browser, "wi-status")
+                   and text_of(browser, "wi-status"))  # fmt: skip
+    assert "users.count" in msg
+    users.clear()
+    users.send_keys("\t")
+
+
+def test_cancelled_run_says_so_and_the_server_lives_on(server, browser):
+    open_page(browser, server, "/whatif")
+    users = by_id(browser, "wi-users")
+    users.clear()
+    users.send_keys("400\t")  # a long run
+    click(browser, "wi-run")
+    wait_for("the job to start", lambda: by_id(browser, "wi-cancel").is_enabled())
+    click(browser, "wi-cancel")
+    msg = wait_for("the cancel message", lambda: "cancelled" in text_of(browser, "wi-status")
+                   and text_of(browser, "wi-status"))  # fmt: skip
+    assert "nothing was recorded" in msg
+    wait_for("the run button to come back", lambda: by_id(browser, "wi-run").is_enabled())
+    users.clear()
+    users.send_keys("\t")
+    with urllib.request.urlopen(f"{server}/healthz", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_two_tabs_run_jobs_at_once(server, browser_factory):
+    tabs = [browser_factory(), browser_factory()]
+    for tab in tabs:
+        open_page(tab, server, "/whatif")
+    for tab in tabs:
+        click(tab, "wi-run")
+    for tab in tabs:
+        wait_for("both runs to finish", lambda t=tab: "finished" in text_of(t, "wi-status"))
+        # each tab is its own session: it sees one run, its own
+        labels = tab.find_elements("css selector", "#wi-compare label")
+        assert len(labels) == 1
+        assert console_errors(tab) == []
+
+
+# --------------------------------------------------------------------------- designs
+def test_generate_validate_deploy_shows_realized_kpis(server, browser):
+    open_page(browser, server, "/designs")
+    click(browser, "ds-generate")
+    wait_for("the designs", lambda: "designs for default" in text_of(browser, "ds-status"))
+    table = wait_for("the table", lambda: text_of(browser, "ds-table"))
+    assert "coordinate" in table and "gap to reference" in table
+    click(browser, "ds-validate")
+    report = wait_for("the validation", lambda: "PASSED" in text_of(browser, "ds-validation")
+                      and text_of(browser, "ds-validation"), timeout_s=120)  # fmt: skip
+    assert "95% CI" in report
+    click(browser, "ds-deploy")
+    outcome = wait_for("the deployment", lambda: "deployment" in text_of(browser, "ds-deployment")
+                       and text_of(browser, "ds-deployment"), timeout_s=120)  # fmt: skip
+    assert "kept" in outcome and "realized utility" in outcome
+    wait_for("predicted vs realized", lambda: graph_traces(browser, "ds-pvr-graph") >= 2)
+    history = text_of(browser, "ds-history")
+    assert "deploy" in history and "kept" in history
+    screenshot(browser, "page-designs-deployed")
+    open_page(browser, server, "/sinr")
+    wait_for("the SINR map", lambda: graph_traces(browser, "sinr-graph-a") > 0)
+    open_page(browser, server, "/power")
+    wait_for("the planned path", lambda: graph_traces(browser, "pw-plan-graph") > 0)
+    screenshot(browser, "page-power-plan")
+    assert console_errors(browser) == []

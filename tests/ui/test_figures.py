@@ -1,0 +1,116 @@
+"""The figure builders are pure: arrays and dataclasses in, plotly figures out (no browser)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from twin.kpi import KpiLog
+from twin.topology import network_graph
+from ui import figures
+
+
+def _log(utility: list[float], power: list[float]) -> KpiLog:
+    log = KpiLog()
+    for t, (u, p) in enumerate(zip(utility, power, strict=True)):
+        log.append({"time_s": 0.1 * t, "utility": u, "total_power_mw": p})
+    return log
+
+
+def test_network_map_draws_every_node_and_edge_kind():
+    bs = np.array([[0.0, 0.0], [100.0, 0.0]])
+    users = np.array([[10.0, 0.0], [50.0, 0.0]])
+    gains = np.array([[1e-6, 1e-9], [1e-7, 5e-8]])  # user 1 hears BS 1 within 10 dB
+    graph = network_graph(bs, users, gains, np.array([0, 0]))
+    fig = figures.network_map(graph, 100, 50)
+    by_name = {t.name: t for t in fig.data}
+    assert len(by_name["base stations"].x) == 2
+    assert len(by_name["users"].x) == 2
+    assert _segments(by_name["association"]) == {(0.0, 10.0), (0.0, 50.0)}
+    assert _segments(by_name["strong interference"]) == {(50.0, 100.0)}
+
+
+def _segments(trace) -> set[tuple[float, ...]]:
+    xs = list(trace.x)
+    return {tuple(sorted(xs[k : k + 2])) for k in range(0, len(xs), 3)}
+
+
+def test_kpi_timeseries_has_one_line_per_run():
+    fig = figures.kpi_timeseries({"a": _log([1, 2], [3, 4]), "b": _log([5, 6], [7, 8])}, "utility")
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[1].y) == [5, 6]
+    assert fig.layout.yaxis.title.text == "utility U"
+
+
+def test_kpi_timeseries_skips_runs_without_the_kpi():
+    fig = figures.kpi_timeseries({"a": _log([1], [2])}, "sinr_rmse_db")
+    assert fig.data == ()
+
+
+def test_rate_cdf_steps_from_one_over_n_to_one():
+    fig = figures.rate_cdf({"run": [3.0, 1.0, 2.0, 4.0]})
+    assert list(fig.data[0].x) == [1.0, 2.0, 3.0, 4.0]
+    assert list(fig.data[0].y) == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_power_used_bars_are_means_with_range():
+    fig = figures.power_used({"a": [10.0, 20.0, 30.0]})
+    bar = fig.data[0]
+    assert list(bar.y) == [20.0]
+    assert list(bar.error_y.array) == [10.0] and list(bar.error_y.arrayminus) == [10.0]
+
+
+def test_power_trajectories_one_line_per_user():
+    fig = figures.power_trajectories([0, 1, 2], np.array([[0, 0], [10, 5], [28, 31]]))
+    assert [t.name for t in fig.data] == ["user 0", "user 1"]
+    assert list(fig.data[1].y) == [0, 5, 31]
+
+
+def test_utility_contours_draw_the_path_and_the_optimum():
+    levels = np.arange(3.0)
+    utility = np.add.outer(levels, levels)
+    path = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    fig = figures.utility_contours(levels, levels, utility, path, optimum_mw=(2.0, 2.0))
+    assert isinstance(fig.data[0], go.Contour)
+    assert list(fig.data[1].x) == [0.0, 1.0, 2.0]
+    assert fig.data[2].text == ("(2, 2)",)
+
+
+def test_sinr_heatmap_has_threshold_contour_and_bs_markers():
+    x = y = np.linspace(0, 10, 3)
+    z = np.array([[-5.0, 0.0, 5.0]] * 3)
+    fig = figures.sinr_heatmap(x, y, z, np.array([[5.0, 5.0]]), threshold_db=0.0)
+    heat, contour, bs = fig.data
+    assert isinstance(heat, go.Heatmap) and isinstance(contour, go.Contour)
+    assert contour.contours.start == contour.contours.end == 0.0
+    assert list(bs.x) == [5.0]
+    assert "67%" in fig.layout.title.text  # two of three columns reach 0 dB
+
+
+def test_coverage_fraction_counts_points_at_or_above_threshold():
+    assert figures.coverage_fraction(np.array([[-1.0, 0.0], [np.nan, 3.0]]), 0.0) == 0.5
+
+
+def test_design_rows_give_gap_to_reference_and_constraint_status():
+    designs = [
+        {"source": "exhaustive", "predicted": {"utility": 24.0, "feasible": True,
+                                                "total_power_mw": 59.0}},
+        {"source": "max", "predicted": {"utility": 12.0, "feasible": False}},
+    ]  # fmt: skip
+    rows = figures.design_rows(designs, reference_utility=24.0)
+    assert [r["gap_pct"] for r in rows] == [0.0, 50.0]
+    assert [r["constraints"] for r in rows] == ["satisfied", "violated"]
+
+
+def test_predicted_vs_realized_shows_both_bars():
+    outcome = {"status": "kept", "predicted": {"utility": 10.0, "utility_ci95": [9.0, 11.0]},
+               "realized": {"utility": {"mean": 9.5}}}  # fmt: skip
+    fig = figures.predicted_vs_realized(outcome)
+    assert [t.x[0] for t in fig.data] == ["predicted", "realized"]
+    assert list(fig.data[0].error_y.array) == [1.0]
+    assert "kept" in fig.layout.title.text
+
+
+def test_empty_figure_says_why():
+    fig = figures.empty_figure("nothing yet")
+    assert fig.layout.annotations[0].text == "nothing yet"

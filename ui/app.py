@@ -1,0 +1,188 @@
+"""The Dash app: ``create_app()`` builds it, ``aign ui`` serves it on 127.0.0.1:8050.
+
+Every page is rendered once and shown or hidden by the URL, so a job started on one page
+keeps running while another is open. State lives in the browser tab (``sessionStorage``
+stores), never in module globals: two tabs are two independent sessions. Long work (twin
+runs, design generation, validation, deployment) runs in background callbacks; the default
+manager is a local :class:`dash.DiskcacheManager`; for several users pass
+:func:`celery_manager` (Celery with Redis; ``AIGN_UI_REDIS=redis://host:6379/0 aign ui``,
+and workers that build the same app: ``manager = celery_manager(URL);
+create_app(background_manager=manager); celery_app = manager.handle``, then
+``celery -A that_module:celery_app worker``). Not exercised by the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc, html, set_props
+
+from twin.errors import AignError
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+log = logging.getLogger("aign.ui")
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What every page needs to know about this server (not about a session)."""
+
+    home: Path  # AIGN_HOME: deployment log, saved scenarios, models
+    scenario: str  # scenario selected when a session starts
+    background: Any  # the background-callback manager
+
+
+PAGES = (
+    ("/", "Scenario", "scenario"),
+    ("/whatif", "What-if", "whatif"),
+    ("/power", "Power trajectories", "power"),
+    ("/sinr", "SINR map", "sinr"),
+    ("/designs", "Designs", "designs"),
+)
+
+
+def default_manager(cache_dir: str | os.PathLike | None = None):
+    """A local diskcache-backed background manager (jobs run in child processes)."""
+    import diskcache
+
+    folder = cache_dir or tempfile.mkdtemp(prefix="aign-ui-cache-")
+    return dash.DiskcacheManager(diskcache.Cache(str(folder)), expire=3600)
+
+
+def celery_manager(redis_url: str):
+    """A Celery + Redis background manager, for several users (``pip install celery redis``)."""
+    from celery import Celery
+
+    app = Celery(__name__, broker=redis_url, backend=redis_url)
+    return dash.CeleryManager(app)
+
+
+def _manager_from_env():
+    url = os.environ.get("AIGN_UI_REDIS")
+    return celery_manager(url) if url else default_manager()
+
+
+def _on_error(err: Exception) -> None:
+    """Last resort for an unexpected error in a callback: a message, never a traceback."""
+    text = str(err).split("\n", 1)[0]
+    if not isinstance(err, AignError):
+        log.error("callback failed", exc_info=err)
+        text = f"unexpected error: {text or type(err).__name__} (details in the server log)"
+    set_props("banner", {"children": html.Div(text, className="msg-error")})
+
+
+def create_app(
+    scenario: str = "default",
+    home: str | os.PathLike | None = None,
+    background_manager: Any = None,
+) -> dash.Dash:
+    """Build the app for ``scenario`` (a shipped or saved scenario name) over ``home``."""
+    from twin.deployment import aign_home
+    from ui.pages import designs, power, sinr, whatif
+    from ui.pages import scenario as scenario_page
+    from ui.services import scenario_text
+
+    ctx = AppContext(
+        home=aign_home(home),
+        scenario=scenario,
+        background=background_manager or _manager_from_env(),
+    )
+    initial_text = scenario_text(scenario, ctx.home)  # fails early on an unknown scenario
+    app = dash.Dash(
+        __name__,
+        title="aign",
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        suppress_callback_exceptions=False,
+        background_callback_manager=ctx.background,
+        on_error=_on_error,
+        update_title=None,
+    )
+    modules = {
+        "scenario": scenario_page, "whatif": whatif, "power": power, "sinr": sinr,
+        "designs": designs,
+    }  # fmt: skip
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url"),
+            dcc.Store(id="scenario-store", storage_type="session",
+                      data={"name": scenario, "text": initial_text}),  # fmt: skip
+            dcc.Store(id="runs-store", storage_type="session", data=[]),
+            # Makes background jobs of different tabs distinct (Dash keys a job by its inputs).
+            dcc.Store(id="session-id", storage_type="session"),
+            dcc.Store(id="designs-store", storage_type="session", data=None),
+            html.Header(
+                [
+                    html.H1("aign: network design on a digital twin"),
+                    html.Nav([dcc.Link(label, href=path, id=f"nav-{key}")
+                              for path, label, key in PAGES]),  # fmt: skip
+                    html.Span(id="current-scenario", style={"marginLeft": "auto"}),
+                ]
+            ),
+            html.Main(
+                [html.Div(id="banner")]
+                + [
+                    html.Div(modules[key].layout(ctx), id=f"page-{key}", className="page",
+                             style={"display": "block" if path == "/" else "none"})
+                    for path, _, key in PAGES
+                ]  # fmt: skip
+            ),
+        ]
+    )
+
+    @app.callback(
+        [Output(f"page-{key}", "style") for _, _, key in PAGES],
+        Input("url", "pathname"),
+    )
+    def _route(pathname: str | None) -> list[dict]:
+        return page_styles(pathname)
+
+    app.clientside_callback(
+        """function(_path, id) {
+            if (id) { return window.dash_clientside.no_update; }
+            return (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
+                : String(Date.now()) + String(Math.random()).slice(2);
+        }""",
+        Output("session-id", "data"),
+        Input("url", "pathname"),
+        State("session-id", "data"),
+    )
+
+    @app.callback(Output("current-scenario", "children"), Input("scenario-store", "data"))
+    def _current(data: dict | None) -> str:
+        return f"scenario: {(data or {}).get('name', '?')}"
+
+    @app.callback(Output("banner", "children"), Input("url", "pathname"))
+    def _clear_banner(_pathname: str | None) -> list:
+        return []
+
+    for module in modules.values():
+        module.register(app, ctx)
+
+    server = app.server
+
+    @server.route("/healthz")
+    def _healthz():
+        return {"ok": True, "scenario": ctx.scenario}
+
+    return app
+
+
+def page_styles(pathname: str | None) -> list[dict]:
+    """Show the page whose path matches (the scenario page for unknown paths)."""
+    known = [path for path, _, _ in PAGES]
+    current = pathname if pathname in known else "/"
+    return [{"display": "block" if path == current else "none"} for path in known]
+
+
+def serve(scenario: str = "default", host: str = "127.0.0.1", port: int = 8050) -> None:
+    """``aign ui``: serve the app (debug off) until interrupted."""
+    app = create_app(scenario)
+    print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops)")
+    app.run(host=host, port=port, debug=False)

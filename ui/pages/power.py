@@ -1,0 +1,116 @@
+"""Power trajectories: per-user power in a twin run, and along a planned trajectory."""
+
+from __future__ import annotations
+
+import numpy as np
+from dash import Input, Output, dcc, html
+
+from twin.errors import AignError
+from twin.instance import ProblemInstance
+from ui import figures, services
+
+
+def layout(app_ctx) -> html.Div:
+    return html.Div(
+        [
+            html.H2("Power trajectories"),
+            html.Div(
+                [
+                    html.Label("twin run (from the What-if page)", htmlFor="pw-run"),
+                    dcc.Dropdown(id="pw-run", options=[], placeholder="no runs yet"),
+                    dcc.Graph(id="pw-run-graph"),
+                ],
+                className="card",
+            ),
+            html.Div(
+                [
+                    html.Label("design (from the Designs page)", htmlFor="pw-design"),
+                    dcc.Dropdown(id="pw-design", options=[], placeholder="no designs yet"),
+                    html.Div(
+                        [
+                            html.Div(dcc.Graph(id="pw-plan-graph"), className="col"),
+                            html.Div(dcc.Graph(id="pw-contour-graph"), className="col"),
+                        ],
+                        className="row",
+                    ),
+                ],
+                className="card",
+            ),
+        ]
+    )
+
+
+def run_options(runs: list | None) -> tuple[list, str | None]:
+    labels = [r["label"] for r in runs or []]
+    return labels, (labels[-1] if labels else None)
+
+
+def run_figure(runs: list | None, label: str | None):
+    run = next((r for r in runs or [] if r["label"] == label), None)
+    if run is None or not run["power_mw"]:
+        return figures.empty_figure("run the twin on the What-if page to see its powers")
+    return figures.power_trajectories(run["power_times_s"], np.asarray(run["power_mw"]),
+                                      title=f"per-user power: {label}")  # fmt: skip
+
+
+def design_options(designs: dict | None) -> tuple[list, int | None]:
+    items = (designs or {}).get("designs") or []
+    options = [{"label": f"{n}: {d['source']}", "value": n} for n, d in enumerate(items)]
+    return options, (0 if items else None)
+
+
+def plan_figures(designs: dict | None, index: int | None):
+    """Per-user power along the planned trajectory, and for two users the path in the
+    power plane over the utility contours (the paper's Fig. 3)."""
+    items = (designs or {}).get("designs") or []
+    if index is None or not 0 <= index < len(items):
+        empty = figures.empty_figure("generate designs on the Designs page")
+        return empty, empty
+    try:
+        instance = ProblemInstance.from_dict(designs["instance"])
+        design = services.design_from_json(items[index])
+        trajectories = designs.get("trajectories_mw") or []
+        if index < len(trajectories):
+            path = np.asarray(trajectories[index], dtype=float)
+            how = "generated trajectory"
+        else:
+            path = services.planned_path(instance, design)
+            how = "MDP steps from the initial powers"
+        plan = figures.power_trajectories(
+            np.arange(len(path)), path, xlabel="planning step",
+            title=f"{design.source}: {how}",
+        )  # fmt: skip
+        if instance.n_users != 2:
+            return plan, figures.empty_figure(
+                f"the power plane needs two users (this instance has {instance.n_users})"
+            )
+        grid = services.utility_grid(instance)
+        reference = designs.get("reference") or {}
+        contour = figures.utility_contours(grid["p1_mw"], grid["p2_mw"], grid["utility"], path,
+                                           optimum_mw=reference.get("power_mw"))  # fmt: skip
+    except AignError as err:
+        empty = figures.empty_figure(str(err).split("\n", 1)[0])
+        return empty, empty
+    return plan, contour
+
+
+def register(app, app_ctx) -> None:
+    @app.callback(Output("pw-run", "options"), Output("pw-run", "value"),
+                  Input("runs-store", "data"))  # fmt: skip
+    def _runs(runs):
+        return run_options(runs)
+
+    @app.callback(Output("pw-run-graph", "figure"), Input("runs-store", "data"),
+                  Input("pw-run", "value"))  # fmt: skip
+    def _run_figure(runs, label):
+        return run_figure(runs, label)
+
+    @app.callback(Output("pw-design", "options"), Output("pw-design", "value"),
+                  Input("designs-store", "data"))  # fmt: skip
+    def _designs(designs):
+        return design_options(designs)
+
+    @app.callback(Output("pw-plan-graph", "figure"), Output("pw-contour-graph", "figure"),
+                  Input("designs-store", "data"), Input("pw-design", "value"))  # fmt: skip
+    def _plan(designs, index):
+        return plan_figures(designs, index)

@@ -1,0 +1,105 @@
+"""SINR map: uplink SINR of a probe user over the area for a design; two designs side by side."""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, dcc, html
+
+from twin.errors import AignError
+from ui import figures, services
+from ui.pages import field
+
+TOP_LEVEL = "top"  # every user at the top power level
+
+
+def _side(suffix: str) -> html.Div:
+    return html.Div(
+        html.Div(
+            [
+                html.Label("design", htmlFor=f"sinr-design-{suffix}"),
+                dcc.Dropdown(id=f"sinr-design-{suffix}", value=TOP_LEVEL, clearable=False,
+                             options=[{"label": "every user at the top level",
+                                       "value": TOP_LEVEL}]),  # fmt: skip
+                dcc.Loading(dcc.Graph(id=f"sinr-graph-{suffix}", style={"height": "560px"})),
+            ],
+            className="card",
+        ),
+        className="col",
+    )
+
+
+def layout(app_ctx) -> html.Div:
+    return html.Div(
+        [
+            html.H2("SINR map"),
+            html.Div(
+                html.Div(
+                    [
+                        field("coverage threshold (dB)",
+                              dcc.Input(id="sinr-threshold", type="number", value=0,
+                                        debounce=True)),  # fmt: skip
+                        field("grid points per side",
+                              dcc.Input(id="sinr-grid", type="number", value=40, min=5,
+                                        max=120, step=1, debounce=True)),  # fmt: skip
+                    ],
+                    className="controls",
+                ),
+                className="card",
+            ),
+            html.Div([_side("a"), _side("b")], className="row"),
+        ]
+    )
+
+
+def design_options(designs: dict | None, scenario_data: dict | None) -> list[dict]:
+    options = [{"label": "every user at the top level", "value": TOP_LEVEL}]
+    data = designs or {}
+    if data.get("scenario") == (scenario_data or {}).get("name"):
+        for n, d in enumerate(data.get("designs") or []):
+            utility = (d.get("predicted") or {}).get("utility")
+            text = f"{n}: {d['source']}" + ("" if utility is None else f" (U = {utility:.4g})")
+            options.append({"label": text, "value": str(n)})
+    return options
+
+
+def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | None,
+                threshold_db: float | None, grid: int | None):  # fmt: skip
+    try:
+        scenario = services.scenario_from_text((scenario_data or {}).get("text"))
+        power, name = None, "every user at the top level"
+        if choice not in (None, TOP_LEVEL):
+            items = (designs or {}).get("designs") or []
+            index = int(choice)
+            if not 0 <= index < len(items):
+                raise AignError("that design is no longer in this session; choose another")
+            design = services.design_from_json(items[index])
+            services.check_design_for(scenario, design)
+            power, name = design.power_mw, design.source
+        grid = int(grid or 40)
+        if not 5 <= grid <= 120:
+            raise AignError(f"grid points per side must be 5..120, got {grid}")
+        result = services.sinr_map(scenario, power, grid=grid)
+    except AignError as err:
+        return figures.empty_figure(str(err).split("\n", 1)[0])
+    threshold = 0.0 if threshold_db is None else float(threshold_db)
+    covered = figures.coverage_fraction(result["sinr_db"], threshold)
+    title = (f"{scenario.name}, {name}: {100 * covered:.0f}% covered at {threshold:g} dB "
+             f"(probe at {result['probe_mw']:g} mW)")  # fmt: skip
+    return figures.sinr_heatmap(result["x_m"], result["y_m"], result["sinr_db"],
+                                result["bs_positions"], threshold, title=title)  # fmt: skip
+
+
+def register(app, app_ctx) -> None:
+    for suffix in ("a", "b"):
+        app.callback(
+            Output(f"sinr-design-{suffix}", "options"),
+            Input("designs-store", "data"),
+            Input("scenario-store", "data"),
+        )(design_options)
+        app.callback(
+            Output(f"sinr-graph-{suffix}", "figure"),
+            Input("scenario-store", "data"),
+            State("designs-store", "data"),
+            Input(f"sinr-design-{suffix}", "value"),
+            Input("sinr-threshold", "value"),
+            Input("sinr-grid", "value"),
+        )(sinr_figure)

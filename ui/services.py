@@ -1,0 +1,462 @@
+"""What the app's callbacks call: the CLI's operations, wired for a browser session.
+
+Everything here composes ``twin.api``, ``twin.solvers``, ``twin.deployment`` and the
+planner; nothing computes a KPI of its own. Results are plain JSON-ready dicts so that they
+can live in the page's per-session stores (the server keeps no state between requests).
+Errors a user can cause are :class:`twin.errors.AignError`; the pages show their message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from twin.errors import AignError, ScenarioError
+from twin.instance import Design, ProblemInstance
+from twin.scenario import Scenario
+from twin.scenario_io import (
+    MAX_SCENARIO_BYTES,
+    SCENARIO_DIR,
+    parse_scenario,
+    shipped_scenarios,
+)
+
+Progress = Callable[[float], None]
+
+# Design generators offered by the Designs page: baselines always, diffusion when installed.
+BASELINE_METHODS = ("coordinate", "wmmse", "fpc", "max")
+MAX_EXHAUSTIVE_EVALUATIONS = 200_000
+MAX_RUNS_KEPT = 6  # what-if runs a session keeps for comparison
+SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# --------------------------------------------------------------------------- scenarios
+def user_scenario_dir(home: str | os.PathLike) -> Path:
+    """Where "save as" writes scenarios: ``$AIGN_HOME/scenarios``."""
+    return Path(home) / "scenarios"
+
+
+def scenario_choices(home: str | os.PathLike) -> list[dict[str, str]]:
+    """Dropdown options: shipped scenarios, then the ones saved from the app."""
+    options = [{"label": name, "value": name} for name in shipped_scenarios()]
+    saved = user_scenario_dir(home)
+    if saved.is_dir():
+        shipped = set(shipped_scenarios())
+        for path in sorted(saved.glob("*.yaml")):
+            if path.stem not in shipped:
+                options.append({"label": f"{path.stem} (saved)", "value": path.stem})
+    return options
+
+
+def scenario_text(name: str, home: str | os.PathLike) -> str:
+    """The YAML text of a shipped or saved scenario, by name."""
+    if not isinstance(name, str) or not SCENARIO_NAME.match(name):
+        raise AignError(f"unknown scenario {name!r}")
+    for folder in (SCENARIO_DIR, user_scenario_dir(home)):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise AignError(f"unknown scenario {name!r}; shipped: {', '.join(shipped_scenarios())}")
+
+
+def check_scenario(text: str | None, source: str = "editor") -> tuple[Scenario | None, list[str]]:
+    """``(scenario, [])`` when the YAML is valid, else ``(None, problems)``, one
+    ``SOURCE:LINE: field.path: message`` per problem, as ``aign scenario check`` prints them."""
+    try:
+        return parse_scenario(text or "", source=source), []
+    except ScenarioError as err:
+        return None, [str(p) for p in err.problems]
+
+
+def scenario_from_text(text: str | None, source: str = "scenario") -> Scenario:
+    scenario, problems = check_scenario(text, source)
+    if scenario is None:
+        raise AignError("the scenario is invalid:\n" + "\n".join(problems))
+    return scenario
+
+
+def decode_upload(contents: str | None, filename: str | None) -> str:
+    """Text of a ``dcc.Upload`` (a data URL); refuses binary and oversized files."""
+    if not contents:
+        raise AignError("nothing was uploaded")
+    _, _, payload = contents.partition(",")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise AignError(f"{filename}: the upload is not readable") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise AignError(
+            f"{filename}: {len(raw)} bytes; scenarios are limited to {MAX_SCENARIO_BYTES} bytes"
+        )
+    if b"\x00" in raw:
+        raise AignError(f"{filename}: a binary file, not a YAML scenario")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AignError(f"{filename}: not a UTF-8 text file, not a YAML scenario") from None
+
+
+def save_scenario(text: str, name: str, home: str | os.PathLike) -> Path:
+    """Validate and write the scenario as ``$AIGN_HOME/scenarios/NAME.yaml`` (never
+    overwrites, never shadows a shipped scenario)."""
+    if not isinstance(name, str) or not SCENARIO_NAME.match(name):
+        raise AignError(
+            "a file name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
+        )
+    name = name.removesuffix(".yaml")
+    if name in shipped_scenarios():
+        raise AignError(f"{name!r} is a shipped scenario; choose another name")
+    scenario_from_text(text, f"{name}.yaml")
+    folder = user_scenario_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise AignError(f"{path} exists already; choose another name") from None
+    return path
+
+
+# --------------------------------------------------------------------------- topology
+def network_snapshot(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
+    """The network at t = 0 as the twin builds it: BS and user positions, average gains,
+    association, and (for geometric channels) the network object for SINR maps."""
+    from twin.network import RadioNetwork
+    from twin.seeding import stream
+
+    seed = scenario.seed if seed is None else seed
+    # The same streams as twin.sim.Twin uses for its own network.
+    network = RadioNetwork(scenario, stream(scenario.seed, "layout"), stream(seed, "network"))
+    return {
+        "network": network,
+        "bs_positions": np.asarray(network.bs_positions),
+        "user_positions": np.array(network.positions),
+        "gains": np.asarray(network.large_scale_gain()),
+        "assoc": np.asarray(network.association()),
+    }
+
+
+def topology(scenario: Scenario, strong_interference_db: float = 10.0):
+    """The networkx graph of the scenario's network at t = 0 (twin.topology)."""
+    from twin.topology import network_graph
+
+    snap = network_snapshot(scenario)
+    return network_graph(
+        snap["bs_positions"], snap["user_positions"], snap["gains"], snap["assoc"],
+        strong_interference_db=strong_interference_db,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- what-if
+WHATIF_FIELDS = ("users", "speed_mps", "noise_figure_db", "price_per_mw", "shadowing_std_db",
+                 "sync_error_db")  # fmt: skip
+
+
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
+    """The scenario with the what-if page's changes (``None`` keeps the scenario's value)."""
+    data = scenario.model_dump(mode="json")
+    changes = {k: v for k, v in overrides.items() if v is not None and v != ""}
+    if "users" in changes:
+        users = data["users"]
+        if users.get("placement") == "list" or data["channel"].get("mode") == "explicit":
+            raise AignError(
+                f"scenario {scenario.name!r} lists its users (or their gains): the user count "
+                "cannot be changed here; edit the scenario instead"
+            )
+        users["count"] = int(changes["users"])
+    if "speed_mps" in changes:
+        data["users"]["speed_mps"] = float(changes["speed_mps"])
+    if "noise_figure_db" in changes:
+        data["channel"]["noise"]["figure_db"] = float(changes["noise_figure_db"])
+    if "price_per_mw" in changes:
+        data["objective"]["price_per_mw"] = float(changes["price_per_mw"])
+    if "shadowing_std_db" in changes:
+        data["channel"]["shadowing"]["std_db"] = float(changes["shadowing_std_db"])
+    if "sync_error_db" in changes:
+        data["sync"]["error_db"] = float(changes["sync_error_db"])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise AignError(f"the what-if settings are invalid: {details}") from None
+
+
+def run_whatif(
+    scenario: Scenario,
+    controller: str | None,
+    seed: int | None = None,
+    label: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """One twin run (``twin.api.simulate``) as a JSON-ready record for the comparison views.
+
+    Per-user rates for the CDF are those of the twin's instance at the end of the run with
+    the powers then in force (``twin.api.snapshot_instance`` + ``ProblemInstance.evaluate``).
+    """
+    from twin.api import simulate, snapshot_instance
+    from twin.controllers.registry import make_controller
+
+    spec = controller or scenario.control.controller
+    try:
+        made = make_controller(spec)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AignError(f"controller {spec!r}: {exc}") from None
+    result = simulate(scenario, controller=made, seed=seed, progress=progress)
+    kpis = result.kpis
+    rates: list[float] = []
+    if kpis.power_mw:
+        instance = snapshot_instance(scenario, scenario.duration_s, seed=result.seed)
+        users = np.asarray(instance.meta["user_ids"], dtype=np.intp)
+        if users.size:
+            rates = instance.evaluate(kpis.power_mw[-1][users]).rate_bps.tolist()
+    return {
+        "label": label or f"{scenario.name} / {result.controller} / seed {result.seed}",
+        "scenario": scenario.name,
+        "summary": _finite(result.summary()),
+        "columns": {k: _finite(list(v)) for k, v in kpis.columns.items()},
+        "power_times_s": list(kpis.power_times_s),
+        "power_mw": [p.tolist() for p in kpis.power_mw],
+        "rates_bps": rates,
+    }
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if np.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    return data
+
+
+def keep_run(runs: list[dict] | None, run: dict) -> list[dict]:
+    """Append a run to the session's list, keeping the last :data:`MAX_RUNS_KEPT`."""
+    return (list(runs or []) + [run])[-MAX_RUNS_KEPT:]
+
+
+# --------------------------------------------------------------------------- SINR map
+def sinr_map(
+    scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40
+) -> dict[str, Any]:
+    """Uplink SINR (dB) of a probe user at each point of a grid over the area, transmitting at
+    the top level while the scenario's users keep ``power_mw`` (default: the top level too).
+
+    The probe's gains come from :meth:`twin.network.RadioNetwork.large_scale_gain_at` (average
+    gains, no fading), its serving BS is its strongest, and its SINR is
+    :func:`twin.radio.sinr` over the users plus the probe.
+    """
+    from twin.radio import sinr
+
+    snap = network_snapshot(scenario)
+    network = snap["network"]
+    if network.explicit:
+        raise AignError(
+            f"scenario {scenario.name!r} gives its channel gains explicitly: there is no "
+            "geometry to map SINR over"
+        )
+    n_users = snap["gains"].shape[0]
+    levels = np.asarray(scenario.power.levels(), dtype=float)
+    top = float(levels.max())
+    power = np.full(n_users, top) if power_mw is None else np.asarray(power_mw, dtype=float)
+    if power.shape != (n_users,):
+        raise AignError(
+            f"the design has {power.size} powers but scenario {scenario.name!r} has "
+            f"{n_users} users"
+        )
+    xs = np.linspace(0.0, scenario.area.width_m, grid)
+    ys = np.linspace(0.0, scenario.area.height_m, grid)
+    px, py = np.meshgrid(xs, ys)
+    probe_gains = network.large_scale_gain_at(np.column_stack([px.ravel(), py.ravel()]))
+    gains = np.vstack([snap["gains"], np.zeros((1, snap["gains"].shape[1]))])
+    assoc = np.append(snap["assoc"], 0)
+    powers = np.append(power, top)
+    out = np.empty(probe_gains.shape[0])
+    for k, g in enumerate(probe_gains):
+        gains[-1] = g
+        assoc[-1] = int(np.argmax(g))
+        out[k] = sinr(gains, assoc, powers, network.noise_mw, scenario.reuse)[-1]
+    with np.errstate(divide="ignore"):
+        sinr_db = 10 * np.log10(out).reshape(px.shape)
+    return {
+        "x_m": xs,
+        "y_m": ys,
+        "sinr_db": sinr_db,
+        "bs_positions": snap["bs_positions"],
+        "user_positions": snap["user_positions"],
+        "probe_mw": top,
+    }
+
+
+# --------------------------------------------------------------------------- designs
+def diffusion_model_dir(home: str | os.PathLike) -> Path | None:
+    """The diffusion planner's model, when the package is importable and a model exists:
+    ``$AIGN_DIFFUSION_MODEL`` or ``$AIGN_HOME/models/diffusion``."""
+    if importlib.util.find_spec("diffusion.planner") is None:
+        return None
+    candidate = Path(os.environ.get("AIGN_DIFFUSION_MODEL") or Path(home) / "models" / "diffusion")
+    return candidate if candidate.is_dir() else None
+
+
+def generators(home: str | os.PathLike) -> list[dict[str, str]]:
+    options = [{"label": "baselines (coordinate, WMMSE, FPC, max, random)", "value": "baselines"}]
+    if diffusion_model_dir(home) is not None:
+        options.insert(0, {"label": "diffusion planner + baselines", "value": "diffusion"})
+    return options
+
+
+def reference_design(instance: ProblemInstance) -> Design:
+    """The exact optimum when enumeration is small enough, else multi-start coordinate ascent."""
+    from twin.solvers import check_exhaustive_size, solve
+
+    try:
+        check_exhaustive_size(instance, MAX_EXHAUSTIVE_EVALUATIONS)
+    except AignError:
+        return solve(instance, "coordinate", starts=8)
+    return solve(instance, "exhaustive")
+
+
+def generate_designs(
+    scenario: Scenario,
+    k: int,
+    generator: str,
+    home: str | os.PathLike,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """K candidate designs for the scenario's instance at t = 0, with the reference.
+
+    Baselines: :data:`BASELINE_METHODS` and ``random`` with seeds ``0..K-1`` (the table
+    shows ``K`` + 4 rows); ``diffusion``: the planner's K candidates first. Returns the
+    instance, the designs (best first as each generator ranks them), the reference design
+    and, for the planner, its trajectories.
+    """
+    from twin.api import snapshot_instance
+    from twin.solvers import solve
+
+    if not 1 <= int(k) <= 64:
+        raise AignError(f"K must be between 1 and 64, got {k}")
+    report = progress or (lambda _f: None)
+    instance = snapshot_instance(scenario, 0.0)
+    report(0.1)
+    reference = reference_design(instance)
+    report(0.3)
+    designs: list[Design] = []
+    trajectories: list[list[list[float]]] = []
+    if generator == "diffusion":
+        model = diffusion_model_dir(home)
+        if model is None:
+            raise AignError("the diffusion planner has no trained model here; use baselines")
+        from diffusion.planner import load_planner  # the planner, when installed
+
+        plan = load_planner(model, candidates=int(k)).plan(instance)
+        designs += plan.designs
+        trajectories = plan.trajectories_mw.tolist()
+    elif generator != "baselines":
+        raise AignError(f"unknown generator {generator!r}")
+    methods = [(m, {}) for m in BASELINE_METHODS] + [("random", {"seed": s}) for s in range(k)]
+    for n, (method, params) in enumerate(methods):
+        design = solve(instance, method, **params)
+        if params:
+            design.source = f"{method}:seed={params['seed']}"
+        designs.append(design)
+        report(0.3 + 0.7 * (n + 1) / len(methods))
+    return {
+        "scenario": scenario.name,
+        "instance": instance.to_dict(),
+        "reference": _finite(reference.to_dict()),
+        "designs": [_finite(d.to_dict()) for d in designs],
+        "trajectories_mw": trajectories,
+    }
+
+
+def design_from_json(data: Any, source: str = "design") -> Design:
+    from twin.errors import DesignError
+
+    try:
+        return Design.from_dict(data, source=source)
+    except DesignError as err:
+        raise AignError(str(err)) from None
+
+
+def check_design_for(scenario: Scenario, design: Design) -> None:
+    """Refuse a design made for another scenario (by name), before the twin checks its size."""
+    made_for = design.provenance.get("scenario")
+    if made_for is not None and made_for != scenario.name:
+        raise AignError(
+            f"this design was made for scenario {made_for!r}, but the current scenario is "
+            f"{scenario.name!r}; generate designs for this scenario or switch back"
+        )
+
+
+def planned_path(instance: ProblemInstance, design: Design, initial_mw: float = 0.0) -> np.ndarray:
+    """States ``(H+1, U)`` the MDP's own step walks from the initial powers to ``design``
+    (used when the generator gave no trajectory, e.g. the baselines)."""
+    from agents.mdp import MDPConfig, action_towards, initial_power, next_power
+
+    config = MDPConfig(max_users=instance.n_users)
+    state = initial_power(instance, initial_mw)
+    target = np.asarray(design.power_mw, dtype=float)
+    path = [state]
+    for _ in range(int(np.ceil(1 / config.max_step_fraction)) + 1):
+        state = next_power(instance, state, action_towards(instance, state, target, config), config)
+        path.append(state)
+        if np.array_equal(state, target):
+            break
+    return np.asarray(path)
+
+
+def utility_grid(instance: ProblemInstance) -> dict[str, Any]:
+    """Utility over the power plane of a two-user instance (``ProblemInstance.objective``)."""
+    if instance.n_users != 2:
+        raise AignError(
+            f"utility contours need a two-user instance; this one has {instance.n_users} users"
+        )
+    levels = np.asarray(instance.levels_mw, dtype=float)
+    p1, p2 = np.meshgrid(levels, levels, indexing="xy")  # rows: p2, columns: p1
+    utility, _ = instance.objective(np.stack([p1, p2], axis=-1))
+    return {"p1_mw": levels, "p2_mw": levels, "utility": np.asarray(utility)}
+
+
+# --------------------------------------------------------------------------- operations
+def validate(
+    scenario: Scenario,
+    design: Design,
+    home: str | os.PathLike,
+    runs: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``aign validate``: Monte-Carlo validation on the twin, recorded in the log."""
+    from twin.deployment import Operations
+
+    check_design_for(scenario, design)
+    with Operations(home) as ops:
+        return ops.validate(scenario, design, runs=runs, progress=progress)
+
+
+def deploy(scenario: Scenario, design: Design, home: str | os.PathLike) -> dict[str, Any]:
+    """``aign deploy``: deploy a validated design, observe it, keep it or roll it back."""
+    from twin.deployment import Operations
+
+    check_design_for(scenario, design)
+    with Operations(home) as ops:
+        return ops.deploy(scenario, design).to_dict()
+
+
+def history(home: str | os.PathLike, scenario: str | None = None) -> dict[str, Any]:
+    """``aign deployments``: the deployment history and what is in force."""
+    from twin.deployment import Operations
+
+    with Operations(home) as ops:
+        return ops.history(scenario)
