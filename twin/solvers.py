@@ -428,3 +428,20 @@ def _solver(method: str) -> Solver:
         return SOLVERS[method]
     except KeyError:
         raise AignError(f"unknown method {method!r}; choose one of {', '.join(SOLVERS)}") from None
+
+
+# --------------------------------------------------------------------------- reference
+def best_reference(instance: ProblemInstance, max_evaluations: int = 200_000) -> Design:
+    """The best design the twin can compute for ``instance``, to measure gaps against.
+
+    The exact optimum when enumeration needs at most ``max_evaluations`` evaluations;
+    otherwise the better (least violation, then highest utility) of multi-start coordinate
+    ascent and WMMSE.
+    """
+    try:
+        check_exhaustive_size(instance, max_evaluations)
+    except TooLargeError:
+        candidates = [solve(instance, "coordinate", starts=8), solve(instance, "wmmse")]
+        utility, violation = instance.objective(np.stack([d.power_mw for d in candidates]))
+        return candidates[best_index(utility, violation)]
+    return solve(instance, "exhaustive", max_evaluations=max_evaluations)

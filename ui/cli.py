@@ -225,14 +225,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.algo == "bcq":
         from agents.bcq import BCQArgs, train_bcq
 
-        if not args.data:
-            raise AignError("train bcq needs --data DATASET")
+        if not args.data or len(args.data) != 1:
+            raise AignError("train bcq needs one --data DATASET")
         _quiet_learning_logs()
         out = train_bcq(
-            BCQArgs(data=args.data, out=args.out, steps=args.steps or 10_000, seed=args.seed,
+            BCQArgs(data=args.data[0], out=args.out, steps=args.steps or 10_000, seed=args.seed,
                     progress=progress)
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller bcq:{out}")
+    elif args.algo == "diffusion":
+        from diffusion import TrainArgs, train_diffusion
+
+        if not args.data:
+            raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
+        report = train_diffusion(
+            TrainArgs(data=args.data, out=args.out, denoiser=args.denoiser,
+                      steps=args.steps or 4000, seed=args.seed, progress=progress)
+        )  # fmt: skip
+        print(
+            f"wrote {report.path}: final loss {report.final_loss:.4g} in {report.seconds:.0f} s; "
+            f"use it with aign plan --model {report.path} or --controller diffusion:{report.path}"
+        )
     else:
         raise AignError(f"unknown algorithm {args.algo!r}")
     return 0
@@ -274,6 +287,65 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     serve(args.scenario, host=args.host, port=args.port)
+    return 0
+
+
+# --------------------------------------------------------------------------- stage 2
+def cmd_plan(args: argparse.Namespace) -> int:
+    """K candidate designs from the diffusion planner, scored on the twin, with the gap to
+    the best reference the twin can compute."""
+    from dataclasses import replace
+
+    from diffusion import load_planner
+    from twin.instance import ProblemInstance, write_json_atomic
+    from twin.radio import Constraints
+    from twin.solvers import best_reference
+
+    if args.target.endswith(".json"):
+        instance = ProblemInstance.load(args.target)
+    else:
+        from twin.api import snapshot_instance
+
+        instance = snapshot_instance(args.target, time_s=0.0, seed=args.seed)
+    if args.min_rate is not None or args.max_total_power is not None:
+        c = instance.constraints
+        instance = replace(
+            instance,
+            constraints=Constraints(
+                min_rate_bps=c.min_rate_bps if args.min_rate is None else args.min_rate,
+                max_total_power_mw=c.max_total_power_mw
+                if args.max_total_power is None
+                else args.max_total_power,
+                max_interference_mw=c.max_interference_mw,
+            ),
+        )
+    settings = {"candidates": args.candidates, "steps": args.steps, "seed": args.plan_seed,
+                "guidance_weight": args.guidance_weight, "compose": args.compose}  # fmt: skip
+    if args.target_return is not None:
+        settings["target_return"] = args.target_return
+    result = load_planner(args.model, **settings).plan(instance)
+    reference = best_reference(instance)
+    ref_u = reference.predicted["utility"]
+    data = result.to_dict()
+    for design in data["designs"]:
+        u = design["predicted"]["utility"]
+        design["predicted"]["gap_to_reference"] = (ref_u - u) / abs(ref_u) if ref_u else None
+    data["reference"] = reference.to_dict()
+    data["instance"] = instance.fingerprint()
+    if args.out:
+        write_json_atomic(args.out, _finite(data))
+    best = result.best
+    print(
+        f"{'wrote ' + args.out + ': ' if args.out else ''}{len(data['designs'])} candidates in "
+        f"{result.seconds * 1000:.0f} ms; best utility {best.predicted['utility']:.6g} "
+        f"(feasible {best.predicted['feasible']}), reference {reference.source} {ref_u:.6g}, "
+        f"gap {data['designs'][0]['predicted']['gap_to_reference']:.3%}",
+        file=sys.stderr if not args.out else sys.stdout,
+    )
+    for warning in result.warnings:
+        print(f"aign plan: warning: {warning}", file=sys.stderr)
+    if not args.out:
+        _print_json(_finite(data))
     return 0
 
 
@@ -323,12 +395,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
 
     train = sub.add_parser("train", help="train an agent: sac (online) or bcq (offline)")
-    train.add_argument("algo", choices=["sac", "bcq"])
+    train.add_argument("algo", choices=["sac", "bcq", "diffusion"])
     train.add_argument("--scenario", help="sac: scenario whose instances are explored")
     train.add_argument("--users", help="sac: user counts to draw, e.g. 20,50,80")
     train.add_argument("--max-users", type=int, help="sac: pad observations to this many users")
-    train.add_argument("--data", metavar="DATASET", help="bcq: dataset folder")
-    train.add_argument("--steps", type=int, help="sac: env steps (20000); bcq: grad steps (10000)")
+    train.add_argument(
+        "--data", metavar="DATASET", action="append",
+        help="bcq, diffusion: dataset folder (diffusion: repeat to combine datasets)",
+    )  # fmt: skip
+    train.add_argument(
+        "--steps", type=int,
+        help="sac: env steps (20000); bcq: grad steps (10000); diffusion: grad steps (4000)",
+    )  # fmt: skip
+    train.add_argument(
+        "--denoiser", choices=["transformer", "unet"], default="transformer",
+        help="diffusion: users-as-tokens transformer (default) or the paper's temporal U-Net",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-envs", type=int, default=1, help="sac: parallel environments")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
@@ -358,6 +440,21 @@ def build_parser() -> argparse.ArgumentParser:
     info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
     info.add_argument("dataset", metavar="DATASET")
     info.set_defaults(func=cmd_dataset_info)
+
+    plan = sub.add_parser("plan", help="candidate designs from the diffusion planner")
+    plan.add_argument("target", metavar="SCENARIO|INSTANCE", help="scenario, or instance JSON")
+    plan.add_argument("--model", required=True, metavar="DIR", help="aign train diffusion --out")
+    plan.add_argument("--candidates", type=int, default=16, help="K candidates (16)")
+    plan.add_argument("--steps", type=int, default=5, help="DDIM steps (5)")
+    plan.add_argument("--guidance-weight", type=float, default=1.0, help="w (1.0)")
+    plan.add_argument("--target-return", type=float, help="normalized return to ask for (1.0)")
+    plan.add_argument("--min-rate", type=float, metavar="BPS", help="impose a per-user min rate")
+    plan.add_argument("--max-total-power", type=float, metavar="MW", help="impose a budget")
+    plan.add_argument("--compose", action="store_true", help="compose constraint guidance")
+    plan.add_argument("--seed", type=int, help="scenario seed for the snapshot")
+    plan.add_argument("--plan-seed", type=int, default=0, help="seed of the sampling noise")
+    plan.add_argument("--out", metavar="FILE", help="designs JSON (default: stdout)")
+    plan.set_defaults(func=cmd_plan)
 
     add_ops_commands(sub)  # validate, deploy, deployments, rollback
 

@@ -29,6 +29,7 @@ from twin.scenario_io import (
     parse_scenario,
     shipped_scenarios,
 )
+from twin.solvers import best_reference
 
 Progress = Callable[[float], None]
 
@@ -317,17 +318,6 @@ def generators(home: str | os.PathLike) -> list[dict[str, str]]:
     return options
 
 
-def reference_design(instance: ProblemInstance) -> Design:
-    """The exact optimum when enumeration is small enough, else multi-start coordinate ascent."""
-    from twin.solvers import check_exhaustive_size, solve
-
-    try:
-        check_exhaustive_size(instance, MAX_EXHAUSTIVE_EVALUATIONS)
-    except AignError:
-        return solve(instance, "coordinate", starts=8)
-    return solve(instance, "exhaustive")
-
-
 def generate_designs(
     scenario: Scenario,
     k: int,
@@ -350,7 +340,7 @@ def generate_designs(
     report = progress or (lambda _f: None)
     instance = snapshot_instance(scenario, 0.0)
     report(0.1)
-    reference = reference_design(instance)
+    reference = best_reference(instance, MAX_EXHAUSTIVE_EVALUATIONS)
     report(0.3)
     designs: list[Design] = []
     trajectories: list[list[list[float]]] = []
