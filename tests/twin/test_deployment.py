@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.twin.small import small_scenario
 from twin.deploylog import LockedLogError, ReadOnlyLogError
 from twin.deployment import Operations, observe, report_digest
 from twin.element import ElementFaults, element_path
@@ -26,23 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def small(gates=None, sync=None, **overrides) -> Scenario:
-    """A small synced network; lenient rollback floor unless a test sets the gates."""
-    data = {
-        "name": "small",
-        "seed": 3,
-        "duration_s": 2.0,
-        "step_s": 0.1,
-        "area": {"width_m": 600, "height_m": 600},
-        "base_stations": {"layout": "grid", "count": 2},
-        "users": {"count": 6, "mobility": "random_waypoint", "speed_mps": [1, 3]},
-        "channel": {"path_loss": {"model": "umi"}, "fading": {"model": "rayleigh"}},
-        "sync": {"enabled": True, "report_period_s": 0.1, **(sync or {})},
-        "control": {"epoch_s": 0.5, "controller": "max"},
-        "gates": gates
-        or {"runs": 5, "min_runs": 5, "window_s": 1.0, "realized_utility_tolerance": 1e3},
-    }
-    data.update(overrides)
-    return Scenario.model_validate(data)
+    """The small network, synced; lenient rollback floor unless a test sets the gates."""
+    lenient = {"runs": 5, "min_runs": 5, "window_s": 1.0, "realized_utility_tolerance": 1e3}
+    return small_scenario(
+        sync={"enabled": True, "report_period_s": 0.1, **(sync or {})},
+        gates=gates or lenient,
+        **overrides,
+    )
 
 
 def fixed(level_mw: float, n: int = 6) -> Design:

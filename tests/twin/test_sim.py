@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import simpy
 
+from tests.twin.small import small_scenario
 from twin.controllers import make_controller
 from twin.scenario import Scenario
 from twin.scenario_io import load_scenario
@@ -19,21 +20,9 @@ from twin.sim import (
 
 
 def small(**overrides) -> Scenario:
-    """A small synced network; ``overrides`` replace whole top-level sections."""
-    data = {
-        "name": "small",
-        "seed": 3,
-        "duration_s": 2.0,
-        "step_s": 0.1,
-        "area": {"width_m": 600, "height_m": 600},
-        "base_stations": {"layout": "grid", "count": 2},
-        "users": {"count": 6, "mobility": "random_waypoint", "speed_mps": [1, 3]},
-        "channel": {"path_loss": {"model": "umi"}, "fading": {"model": "rayleigh"}},
-        "sync": {"enabled": True, "report_period_s": 0.1, "delay_s": 0.0, "error_db": 0.0},
-        "control": {"epoch_s": 0.5, "controller": "max"},
-    }
-    data.update(overrides)
-    return Scenario.model_validate(data)
+    """The small network, synced with exact immediate reports unless a test overrides."""
+    sync = {"enabled": True, "report_period_s": 0.1, "delay_s": 0.0, "error_db": 0.0}
+    return small_scenario(**{"sync": sync, **overrides})
 
 
 def test_simultaneous_events_run_in_phase_order_whatever_the_schedule():

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.twin.small import small_scenario
 from twin.controllers import make_controller
 from twin.errors import AignError, DesignError, ScenarioError
 from twin.instance import Design
@@ -23,21 +24,8 @@ from twin.validation import (
 
 
 def small(**overrides) -> Scenario:
-    """Six walking users, two UMi cells, Rayleigh fading; ``overrides`` replace sections."""
-    data = {
-        "name": "small",
-        "seed": 3,
-        "duration_s": 2.0,
-        "step_s": 0.1,
-        "area": {"width_m": 600, "height_m": 600},
-        "base_stations": {"layout": "grid", "count": 2},
-        "users": {"count": 6, "mobility": "random_waypoint", "speed_mps": [1, 3]},
-        "channel": {"path_loss": {"model": "umi"}, "fading": {"model": "rayleigh"}},
-        "control": {"epoch_s": 0.5, "controller": "max"},
-        "gates": {"runs": 8, "min_runs": 5, "window_s": 1.0},
-    }
-    data.update(overrides)
-    return Scenario.model_validate(data)
+    """The small network with quick validation gates; ``overrides`` replace sections."""
+    return small_scenario(**{"gates": {"runs": 8, "min_runs": 5, "window_s": 1.0}, **overrides})
 
 
 def fixed(scenario: Scenario, level_mw: float) -> Design:
