@@ -1,7 +1,7 @@
 """Collect labeled trajectories from a behaviour policy into a dataset (stage 1's output).
 
 Episodes run in lockstep in a ``gymnasium`` vector environment, a batch at a time; each
-batch becomes one shard. Episode ``k`` of a source is reset with seed ``seed + k``.
+batch becomes one shard. Episode ``k`` of a collection is reset with seed ``seed + k``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,12 @@ def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = Non
     policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
     writer = TrajectoryWriter(args.out, header_for(probe))
     source = policy.name
-    start = writer.done(source)
+    # What identifies this command's episodes, so that rerunning it resumes it.
+    stream = (
+        f"{probe.scenario.name}|{source}|users={list(probe.user_counts)}|seed={args.seed}|"
+        f"environment_seed={args.environment_seed}|noise_jitter_db={args.noise_jitter_db:g}"
+    )
+    start = writer.done(stream)
     vec = gym.vector.SyncVectorEnv([make for _ in range(max(1, min(args.batch, args.episodes)))])
     try:
         k = start
@@ -82,7 +87,7 @@ def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = Non
             n = min(vec.num_envs, args.episodes - k)
             batch = _run_batch(vec, policy, probe.config, list(range(k, k + n)), args.seed)
             batch["source"] = np.array([source] * n)
-            writer.append(batch, source)
+            writer.append(batch, source, stream, probe.scenario.name)
             k += n
             if progress is not None:
                 progress(k - start, args.episodes - start)

@@ -8,7 +8,7 @@ instance and per-trajectory labels (return, final utility, constraint satisfacti
 environment parameters, seed, source policy). Shards load with ``allow_pickle=False``.
 
 A collection that is interrupted keeps every shard the manifest lists; rerunning it
-continues with the next episode index, and episode ``k`` of a source always uses seed
+continues with the next episode index, and episode ``k`` of a collection always uses seed
 ``base_seed + k``, so a resumed collection equals an uninterrupted one.
 """
 
@@ -49,7 +49,7 @@ FIELDS: dict[str, str] = {
     "constraint_ok": "bool",  # (E, 3) per constraint in CONSTRAINT_NAMES (True if not imposed)
     "env_params": "float32",  # (E, len(ENV_PARAM_NAMES))
     "seeds": "int64",  # (E,)
-    "episode_index": "int64",  # (E,) index within its source
+    "episode_index": "int64",  # (E,) index within its collection stream
     "source": "str",  # (E,) policy spec that produced the episode
 }
 
@@ -148,27 +148,33 @@ class TrajectoryWriter:
             }
             write_json_atomic(self.path / "dataset.json", self.manifest)
 
-    def done(self, source: str) -> int:
-        """How many episodes of ``source`` are already stored (the next episode index)."""
+    def done(self, stream: str) -> int:
+        """How many episodes of a collection ``stream`` are stored (the next episode index).
+
+        A stream is one collection command: scenario, policy, user counts and seeds. Rerunning
+        the same command continues its stream; another scenario or policy starts its own.
+        """
         ends = [
             s["first_index"] + s["episodes"]
             for s in self.manifest["shards"]
-            if s["source"] == source
+            if s.get("stream", s["source"]) == stream
         ]
         return max(ends, default=0)
 
-    def append(self, episodes: dict[str, np.ndarray], source: str) -> None:
+    def append(
+        self, episodes: dict[str, np.ndarray], source: str, stream: str, scenario: str
+    ) -> None:
         """Write one shard of episodes (all from ``source``) and record it in the manifest."""
         n = len(episodes["returns"])
         first = int(episodes["episode_index"][0])
-        name = f"shard-{hashlib.sha1(source.encode()).hexdigest()[:8]}-{first:08d}-{n:05d}.npz"
+        name = f"shard-{hashlib.sha1(stream.encode()).hexdigest()[:8]}-{first:08d}-{n:05d}.npz"
         tmp = self.path / f".{name}.tmp"
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **{k: _as_field(k, episodes[k]) for k in FIELDS})
         os.replace(tmp, self.path / name)
         self.manifest["shards"].append(
-            {"file": name, "source": source, "first_index": first, "episodes": n,
-             "sha256": _sha256(self.path / name)}
+            {"file": name, "source": source, "stream": stream, "scenario": scenario,
+             "first_index": first, "episodes": n, "sha256": _sha256(self.path / name)}
         )  # fmt: skip
         write_json_atomic(self.path / "dataset.json", self.manifest)
 
@@ -266,6 +272,7 @@ class TrajectoryDataset:
             "path": str(self.path),
             "format": f"{FORMAT}/{VERSION}",
             "scenario": self.header.scenario,
+            "scenarios": self.scenario_counts(),
             "episodes": self.n_episodes,
             "transitions": self.n_episodes * self.horizon,
             "horizon": self.horizon,
@@ -285,6 +292,14 @@ class TrajectoryDataset:
             },
             "coverage": self.coverage(),
         }
+
+    def scenario_counts(self) -> dict[str, int]:
+        """Episodes per scenario (one dataset may mix scenarios of the same shape)."""
+        counts: dict[str, int] = {}
+        for shard in self.shards:
+            name = shard.get("scenario", self.header.scenario)
+            counts[name] = counts.get(name, 0) + int(shard["episodes"])
+        return counts
 
     def coverage(self, action_bins: int = 5) -> dict[str, Any]:
         """State-action coverage: distinct (power state, binned action) pairs.

@@ -11,8 +11,17 @@ from agents.mdp import MDPConfig, next_power
 
 
 def _collect(out, policy="random", episodes=6, batch=4, scenario="paper-fig3", **kw):
-    return collect(CollectArgs(scenario=scenario, policy=policy, episodes=episodes, out=str(out),
-                               batch=batch, horizon=4, **kw))  # fmt: skip
+    return collect(
+        CollectArgs(
+            scenario=scenario,
+            policy=policy,
+            episodes=episodes,
+            out=str(out),
+            batch=batch,
+            horizon=4,
+            **kw,
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +87,9 @@ def test_interrupted_collection_resumes_without_losing_or_redoing_episodes(tmp_p
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    args = CollectArgs("paper-fig3", "random", episodes=8, out=str(tmp_path / "r"), batch=2,
-                       horizon=4)  # fmt: skip
+    args = CollectArgs(
+        "paper-fig3", "random", episodes=8, out=str(tmp_path / "r"), batch=2, horizon=4
+    )
     with pytest.raises(KeyboardInterrupt):
         collect(args, progress=interrupt)
     assert TrajectoryDataset.load(tmp_path / "r").n_episodes == 4
@@ -130,3 +140,16 @@ def test_d3rlpy_reads_the_dataset_without_conversion_code(mixed):
     d3 = mixed.to_d3rlpy()
     assert len(d3.episodes) == mixed.n_episodes
     assert d3.episodes[0].observations.shape == (4, mixed.header.mdp.obs_dim)
+
+
+def test_one_dataset_collects_the_same_policy_on_several_scenarios(tmp_path):
+    out = tmp_path / "multi"
+    for name in ("paper-20", "paper-50"):
+        n = name.split("-")[1]
+        report = _collect(
+            out, "random", episodes=2, batch=2, scenario=name, users=[int(n)], max_users=50
+        )
+        assert report["collected"] == 2
+    ds = TrajectoryDataset.load(out)
+    assert ds.info()["scenarios"] == {"paper-20": 2, "paper-50": 2}
+    assert sorted(ds["n_users"].tolist()) == [20, 20, 50, 50]
