@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test lint bench bench-mobile-env clean
+.PHONY: setup browser run test lint bench bench-mobile-env model clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,25 @@ bench: setup
 # Needs mobile-env in its own venv (MENV_PY, default /tmp/menv/bin/python); see the script.
 bench-mobile-env: setup
 	bash benchmarks/compare_mobile_env.sh
+
+# The small default diffusion model that ships in models/paper (aign plan without --model):
+# trajectories of the paper scenarios, then training. Seeded: the same command gives the same
+# model on one machine. About 15 minutes on 2 cores.
+MODEL_DATA := .model-data
+model: setup
+	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
+	for n in 20 50 80; do \
+	  for p in coordinate noisy:coordinate,sigma=0.3 noisy:coordinate,sigma=0.8 random; do \
+	    $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
+	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
+	  done; \
+	done
+	for p in coordinate noisy:coordinate,sigma=0.5 random; do \
+	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $$p --episodes 64 \
+	    --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
+	done
+	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/fig3 \
+	  --steps 3000 --seed 0 --out models/paper --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

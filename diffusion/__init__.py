@@ -7,7 +7,7 @@ the :mod:`~diffusion.scheduler`) -> :mod:`~diffusion.planner` (K candidates scor
 twin, the best kept; a controller).
 """
 
-from diffusion.checkpoint import DiffusionModel, load_model
+from diffusion.checkpoint import DEFAULT_MODEL_DIR, DiffusionModel, default_model_dir, load_model
 from diffusion.conditioning import Condition
 from diffusion.denoisers import DenoiserConfig, TemporalUNet, UserTransformer, build_denoiser
 from diffusion.planner import (
@@ -23,6 +23,7 @@ from diffusion.scheduler import DDIMScheduler, SchedulerConfig, cosine_alphas_cu
 from diffusion.train import TrainArgs, TrainReport, train_diffusion
 
 __all__ = [
+    "DEFAULT_MODEL_DIR",
     "Condition",
     "DDIMScheduler",
     "DenoiserConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "UserTransformer",
     "build_denoiser",
     "cosine_alphas_cumprod",
+    "default_model_dir",
     "diffusion_controller",
     "load_model",
     "load_planner",

@@ -25,6 +25,8 @@ from diffusion.scheduler import DDIMScheduler, SchedulerConfig
 from twin.errors import AignError
 from twin.instance import write_json_atomic
 
+# The small default model that ships with the project (built by ``make model``).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"
 FORMAT = "aign.diffusion"
 VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -143,3 +145,13 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
     meta = {k: v for k, v in cfg.items() if k not in known}
     return DiffusionModel(denoiser, denoiser_config, scheduler, normalizer, mdp, ranges, levels,
                           meta, folder)  # fmt: skip
+
+
+def default_model_dir() -> Path:
+    """The shipped model folder, or a clear error saying how to build it."""
+    if not (DEFAULT_MODEL_DIR / CONFIG_FILE).exists():
+        raise AignError(
+            f"no --model given and the default model {DEFAULT_MODEL_DIR} is missing; "
+            f"build it with `make model` or pass --model DIR"
+        )
+    return DEFAULT_MODEL_DIR

@@ -111,8 +111,11 @@ def create_app(
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
-            dcc.Store(id="scenario-store", storage_type="session",
-                      data={"name": scenario, "text": initial_text}),  # fmt: skip
+            dcc.Store(
+                id="scenario-store",
+                storage_type="session",
+                data={"name": scenario, "text": initial_text},
+            ),  # fmt: skip
             dcc.Store(id="runs-store", storage_type="session", data=[]),
             # Makes background jobs of different tabs distinct (Dash keys a job by its inputs).
             dcc.Store(id="session-id", storage_type="session"),
@@ -120,16 +123,21 @@ def create_app(
             html.Header(
                 [
                     html.H1("aign: network design on a digital twin"),
-                    html.Nav([dcc.Link(label, href=path, id=f"nav-{key}")
-                              for path, label, key in PAGES]),  # fmt: skip
+                    html.Nav(
+                        [dcc.Link(label, href=path, id=f"nav-{key}") for path, label, key in PAGES]
+                    ),  # fmt: skip
                     html.Span(id="current-scenario", style={"marginLeft": "auto"}),
                 ]
             ),
             html.Main(
                 [html.Div(id="banner")]
                 + [
-                    html.Div(modules[key].layout(ctx), id=f"page-{key}", className="page",
-                             style={"display": "block" if path == "/" else "none"})
+                    html.Div(
+                        modules[key].layout(ctx),
+                        id=f"page-{key}",
+                        className="page",
+                        style={"display": "block" if path == "/" else "none"},
+                    )
                     for path, _, key in PAGES
                 ]  # fmt: skip
             ),

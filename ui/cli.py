@@ -296,7 +296,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     the best reference the twin can compute."""
     from dataclasses import replace
 
-    from diffusion import load_planner
+    from diffusion import default_model_dir, load_planner
     from twin.instance import ProblemInstance, write_json_atomic
     from twin.radio import Constraints
     from twin.solvers import best_reference
@@ -323,7 +323,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "guidance_weight": args.guidance_weight, "compose": args.compose}  # fmt: skip
     if args.target_return is not None:
         settings["target_return"] = args.target_return
-    result = load_planner(args.model, **settings).plan(instance)
+    model = args.model or default_model_dir()
+    result = load_planner(model, **settings).plan(instance)
     reference = best_reference(instance)
     ref_u = reference.predicted["utility"]
     data = result.to_dict()
@@ -443,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="candidate designs from the diffusion planner")
     plan.add_argument("target", metavar="SCENARIO|INSTANCE", help="scenario, or instance JSON")
-    plan.add_argument("--model", required=True, metavar="DIR", help="aign train diffusion --out")
+    plan.add_argument(
+        "--model", metavar="DIR", help="aign train diffusion --out (default: models/paper)"
+    )
     plan.add_argument("--candidates", type=int, default=16, help="K candidates (16)")
     plan.add_argument("--steps", type=int, default=5, help="DDIM steps (5)")
     plan.add_argument("--guidance-weight", type=float, default=1.0, help="w (1.0)")

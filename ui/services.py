@@ -249,9 +249,7 @@ def keep_run(runs: list[dict] | None, run: dict) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- SINR map
-def sinr_map(
-    scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40
-) -> dict[str, Any]:
+def sinr_map(scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40) -> dict[str, Any]:
     """Uplink SINR (dB) of a probe user at each point of a grid over the area, transmitting at
     the top level while the scenario's users keep ``power_mw`` (default: the top level too).
 
@@ -274,8 +272,7 @@ def sinr_map(
     power = np.full(n_users, top) if power_mw is None else np.asarray(power_mw, dtype=float)
     if power.shape != (n_users,):
         raise AignError(
-            f"the design has {power.size} powers but scenario {scenario.name!r} has "
-            f"{n_users} users"
+            f"the design has {power.size} powers but scenario {scenario.name!r} has {n_users} users"
         )
     xs = np.linspace(0.0, scenario.area.width_m, grid)
     ys = np.linspace(0.0, scenario.area.height_m, grid)
@@ -304,11 +301,19 @@ def sinr_map(
 # --------------------------------------------------------------------------- designs
 def diffusion_model_dir(home: str | os.PathLike) -> Path | None:
     """The diffusion planner's model, when the package is importable and a model exists:
-    ``$AIGN_DIFFUSION_MODEL`` or ``$AIGN_HOME/models/diffusion``."""
+    ``$AIGN_DIFFUSION_MODEL``, else ``$AIGN_HOME/models/diffusion``, else the shipped one."""
     if importlib.util.find_spec("diffusion.planner") is None:
         return None
-    candidate = Path(os.environ.get("AIGN_DIFFUSION_MODEL") or Path(home) / "models" / "diffusion")
-    return candidate if candidate.is_dir() else None
+    from diffusion import DEFAULT_MODEL_DIR
+
+    for candidate in (
+        os.environ.get("AIGN_DIFFUSION_MODEL"),
+        Path(home) / "models" / "diffusion",
+        DEFAULT_MODEL_DIR,
+    ):
+        if candidate and (Path(candidate) / "config.json").exists():
+            return Path(candidate)
+    return None
 
 
 def generators(home: str | os.PathLike) -> list[dict[str, str]]:
@@ -344,6 +349,7 @@ def generate_designs(
     report(0.3)
     designs: list[Design] = []
     trajectories: list[list[list[float]]] = []
+    warnings: list[str] = []
     if generator == "diffusion":
         model = diffusion_model_dir(home)
         if model is None:
@@ -353,6 +359,7 @@ def generate_designs(
         plan = load_planner(model, candidates=int(k)).plan(instance)
         designs += plan.designs
         trajectories = plan.trajectories_mw.tolist()
+        warnings = list(plan.warnings)
     elif generator != "baselines":
         raise AignError(f"unknown generator {generator!r}")
     methods = [(m, {}) for m in BASELINE_METHODS] + [("random", {"seed": s}) for s in range(k)]
@@ -368,6 +375,7 @@ def generate_designs(
         "reference": _finite(reference.to_dict()),
         "designs": [_finite(d.to_dict()) for d in designs],
         "trajectories_mw": trajectories,
+        "warnings": warnings,
     }
 
 

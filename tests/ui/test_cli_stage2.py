@@ -85,3 +85,13 @@ def test_plan_refuses_a_scenario_larger_than_the_model(capsys, model):
 def test_plan_without_a_model_folder_is_a_clear_error(capsys, tmp_path):
     code, _, err = run(capsys, "plan", "paper-fig3", "--model", str(tmp_path / "none"))
     assert code == 1 and "Traceback" not in err and err.strip()
+
+
+def test_plan_without_model_and_without_the_shipped_one_says_how_to_build_it(
+    capsys, tmp_path, monkeypatch
+):
+    import diffusion.checkpoint
+
+    monkeypatch.setattr(diffusion.checkpoint, "DEFAULT_MODEL_DIR", tmp_path / "missing")
+    code, _, err = run(capsys, "plan", "paper-fig3")
+    assert code == 1 and "make model" in err

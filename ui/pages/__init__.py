@@ -10,7 +10,7 @@ from dash import html
 
 
 def message(text: str, kind: str = "info") -> html.Div:
-    """A message box: ``kind`` is ``error``, ``ok`` or ``info``."""
+    """A message box: ``kind`` is ``error``, ``warning``, ``ok`` or ``info``."""
     return html.Div(text, className=f"msg-{kind}")
 
 

@@ -25,31 +25,41 @@ def layout(app_ctx) -> html.Div:
                                 [
                                     html.Label("generator", htmlFor="ds-generator"),
                                     dcc.Dropdown(
-                                        id="ds-generator", clearable=False,
+                                        id="ds-generator",
+                                        clearable=False,
                                         options=services.generators(app_ctx.home),
                                         value=services.generators(app_ctx.home)[0]["value"],
                                     ),  # fmt: skip
                                 ]
                             ),
-                            field("K candidates", dcc.Input(id="ds-k", type="number", value=4,
-                                                            min=1, max=64, step=1)),  # fmt: skip
-                            field("validation runs", dcc.Input(id="ds-runs", type="number",
-                                                               value=10, min=2, max=200,
-                                                               step=1)),  # fmt: skip
+                            field(
+                                "K candidates",
+                                dcc.Input(id="ds-k", type="number", value=4, min=1, max=64, step=1),
+                            ),  # fmt: skip
+                            field(
+                                "validation runs",
+                                dcc.Input(
+                                    id="ds-runs", type="number", value=10, min=2, max=200, step=1
+                                ),
+                            ),  # fmt: skip
                         ],
                         className="controls",
                     ),
                     html.Div(
                         [
                             html.Button("generate designs", id="ds-generate"),
-                            html.Button("cancel", id="ds-cancel", className="secondary",
-                                        disabled=True),  # fmt: skip
+                            html.Button(
+                                "cancel", id="ds-cancel", className="secondary", disabled=True
+                            ),  # fmt: skip
                         ],
                         style={"margin": "10px 0"},
                     ),
-                    dcc.Upload(id="ds-upload", className="upload",
-                               children=html.Div("or drop a design JSON here (aign solve/plan "
-                                                 "output)"), max_size=2_000_000),  # fmt: skip
+                    dcc.Upload(
+                        id="ds-upload",
+                        className="upload",
+                        children=html.Div("or drop a design JSON here (aign solve/plan output)"),
+                        max_size=2_000_000,
+                    ),  # fmt: skip
                     html.Progress(id="ds-progress", value="0", max="100"),
                     html.Div(id="ds-status"),
                 ],
@@ -74,10 +84,16 @@ def layout(app_ctx) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(html.Div(dcc.Graph(id="ds-pvr-graph"), className="card"),
-                             className="col"),  # fmt: skip
-                    html.Div(html.Div([html.H3("deployment history"), html.Div(id="ds-history")],
-                                      className="card"), className="col"),  # fmt: skip
+                    html.Div(
+                        html.Div(dcc.Graph(id="ds-pvr-graph"), className="card"), className="col"
+                    ),  # fmt: skip
+                    html.Div(
+                        html.Div(
+                            [html.H3("deployment history"), html.Div(id="ds-history")],
+                            className="card",
+                        ),
+                        className="col",
+                    ),  # fmt: skip
                 ],
                 className="row",
             ),
@@ -106,6 +122,9 @@ def generate_job(set_progress, scenario_data, k, generator, home) -> tuple[Any, 
     ref = result["reference"]
     text = (f"{len(result['designs'])} designs for {scenario.name}; reference "
             f"({ref['source']}) utility {ref['predicted']['utility']:.6g}")  # fmt: skip
+    if result.get("warnings"):
+        text += "; planner warnings: " + "; ".join(result["warnings"])
+        return result, message(text, "warning")
     return result, message(text, "ok")
 
 
@@ -148,14 +167,22 @@ def design_table(designs: dict | None) -> tuple[Any, list, Any]:
     header = ["#", "source", "predicted U", "gap to reference (%)", "total power (mW)",
               "constraints"]  # fmt: skip
     body = [
-        html.Tr([html.Td(r["index"]), html.Td(r["source"]), html.Td(r["utility"]),
-                 html.Td(r["gap_pct"]), html.Td(_fmt(r["total_power_mw"])),
-                 html.Td(r["constraints"])])  # fmt: skip
+        html.Tr(
+            [
+                html.Td(r["index"]),
+                html.Td(r["source"]),
+                html.Td(r["utility"]),
+                html.Td(r["gap_pct"]),
+                html.Td(_fmt(r["total_power_mw"])),
+                html.Td(r["constraints"]),
+            ]
+        )  # fmt: skip
         for r in rows
     ]
     table = html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
-        className="designs", id="ds-designs-table",
+        className="designs",
+        id="ds-designs-table",
     )
     caption = html.P(f"reference: {designs['reference']['source']}, U = {reference:.6g} "
                      f"(scenario {designs['scenario']})")  # fmt: skip
@@ -232,10 +259,17 @@ def history_view(home, scenario: str | None) -> Any:
         return message(f"no deployments recorded for {scenario}")
     header = ["#", "started", "kind", "status", "design", "predicted U", "realized U"]
     rows = [
-        html.Tr([html.Td(op["operation"]), html.Td(op["started_at"][:19]), html.Td(op["kind"]),
-                 html.Td(op["status"]), html.Td(op["design"]),
-                 html.Td(_fmt(op.get("predicted_utility"))),
-                 html.Td(_fmt(op.get("realized_utility")))])  # fmt: skip
+        html.Tr(
+            [
+                html.Td(op["operation"]),
+                html.Td(op["started_at"][:19]),
+                html.Td(op["kind"]),
+                html.Td(op["status"]),
+                html.Td(op["design"]),
+                html.Td(_fmt(op.get("predicted_utility"))),
+                html.Td(_fmt(op.get("realized_utility"))),
+            ]
+        )  # fmt: skip
         for op in reversed(ops)
     ]
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
@@ -319,8 +353,10 @@ def register(app, app_ctx) -> None:
         State("ds-select", "value"),
         State("session-id", "data"),
         background=True,
-        running=busy + [(Output("ds-deployment", "children"),
-                         message("deploying and observing ..."), "")],  # fmt: skip
+        running=busy
+        + [
+            (Output("ds-deployment", "children"), message("deploying and observing ..."), "")
+        ],  # fmt: skip
         prevent_initial_call=True,
     )
     def _deploy(_n, scenario_data, designs, index, _session):
@@ -343,4 +379,5 @@ def register(app, app_ctx) -> None:
     def _history(scenario_data):
         name = (scenario_data or {}).get("name")
         return history_view(home, name), figures.empty_figure(
-            "deploy a design to compare predicted and realized utility")
+            "deploy a design to compare predicted and realized utility"
+        )

@@ -24,28 +24,36 @@ def layout(app_ctx) -> html.Div:
                         [
                             html.Div(
                                 [
-                                    html.Label("shipped or saved scenario",
-                                               htmlFor="scenario-select"),  # fmt: skip
+                                    html.Label(
+                                        "shipped or saved scenario", htmlFor="scenario-select"
+                                    ),  # fmt: skip
                                     dcc.Dropdown(
                                         id="scenario-select",
                                         options=services.scenario_choices(app_ctx.home),
-                                        value=app_ctx.scenario, clearable=False,
+                                        value=app_ctx.scenario,
+                                        clearable=False,
                                     ),  # fmt: skip
                                     dcc.Upload(
-                                        id="scenario-upload", className="upload",
-                                        children=html.Div("drop a YAML scenario here, or click "
-                                                          "to choose a file"),
+                                        id="scenario-upload",
+                                        className="upload",
+                                        children=html.Div(
+                                            "drop a YAML scenario here, or click to choose a file"
+                                        ),
                                         max_size=MAX_UPLOAD_BYTES,
                                     ),  # fmt: skip
                                     html.Div(id="upload-msg"),
-                                    html.Label("YAML (validated as you type)",
-                                               htmlFor="scenario-editor"),  # fmt: skip
+                                    html.Label(
+                                        "YAML (validated as you type)", htmlFor="scenario-editor"
+                                    ),  # fmt: skip
                                     dcc.Textarea(id="scenario-editor", spellCheck=False),
                                     html.Div(id="scenario-errors"),
                                     html.Div(
                                         [
-                                            dcc.Input(id="save-name", type="text",
-                                                      placeholder="new file name"),  # fmt: skip
+                                            dcc.Input(
+                                                id="save-name",
+                                                type="text",
+                                                placeholder="new file name",
+                                            ),  # fmt: skip
                                             html.Button("save as new file", id="save-btn"),
                                         ],
                                         style={"marginTop": "8px"},
@@ -58,9 +66,14 @@ def layout(app_ctx) -> html.Div:
                         className="col",
                     ),
                     html.Div(
-                        html.Div(dcc.Graph(id="network-map", style={"height": "620px"},
-                                           config={"displaylogo": False}),  # fmt: skip
-                                 className="card"),
+                        html.Div(
+                            dcc.Graph(
+                                id="network-map",
+                                style={"height": "620px"},
+                                config={"displaylogo": False},
+                            ),  # fmt: skip
+                            className="card",
+                        ),
                         className="col",
                     ),
                 ],
@@ -103,8 +116,12 @@ def network_figure(data: dict | None):
         graph = services.topology(scenario)
     except AignError as err:
         return figures.empty_figure(str(err).split("\n", 1)[0])
-    return figures.network_map(graph, scenario.area.width_m, scenario.area.height_m,
-                               title=f"{scenario.name}: association and strong interference")
+    return figures.network_map(
+        graph,
+        scenario.area.width_m,
+        scenario.area.height_m,
+        title=f"{scenario.name}: association and strong interference",
+    )
 
 
 def save(text: str | None, name: str | None, home) -> tuple[Any, Any]:

@@ -16,9 +16,12 @@ def _side(suffix: str) -> html.Div:
         html.Div(
             [
                 html.Label("design", htmlFor=f"sinr-design-{suffix}"),
-                dcc.Dropdown(id=f"sinr-design-{suffix}", value=TOP_LEVEL, clearable=False,
-                             options=[{"label": "every user at the top level",
-                                       "value": TOP_LEVEL}]),  # fmt: skip
+                dcc.Dropdown(
+                    id=f"sinr-design-{suffix}",
+                    value=TOP_LEVEL,
+                    clearable=False,
+                    options=[{"label": "every user at the top level", "value": TOP_LEVEL}],
+                ),  # fmt: skip
                 dcc.Loading(dcc.Graph(id=f"sinr-graph-{suffix}", style={"height": "560px"})),
             ],
             className="card",
@@ -34,12 +37,22 @@ def layout(app_ctx) -> html.Div:
             html.Div(
                 html.Div(
                     [
-                        field("coverage threshold (dB)",
-                              dcc.Input(id="sinr-threshold", type="number", value=0,
-                                        debounce=True)),  # fmt: skip
-                        field("grid points per side",
-                              dcc.Input(id="sinr-grid", type="number", value=40, min=5,
-                                        max=120, step=1, debounce=True)),  # fmt: skip
+                        field(
+                            "coverage threshold (dB)",
+                            dcc.Input(id="sinr-threshold", type="number", value=0, debounce=True),
+                        ),  # fmt: skip
+                        field(
+                            "grid points per side",
+                            dcc.Input(
+                                id="sinr-grid",
+                                type="number",
+                                value=40,
+                                min=5,
+                                max=120,
+                                step=1,
+                                debounce=True,
+                            ),
+                        ),  # fmt: skip
                     ],
                     className="controls",
                 ),

@@ -40,8 +40,12 @@ def layout(app_ctx) -> html.Div:
                             html.Div(
                                 [
                                     html.Label("controller", htmlFor="wi-controller"),
-                                    dcc.Dropdown(id="wi-controller", value=CONTROLLERS[0],
-                                                 options=list(CONTROLLERS), clearable=False),
+                                    dcc.Dropdown(
+                                        id="wi-controller",
+                                        value=CONTROLLERS[0],
+                                        options=list(CONTROLLERS),
+                                        clearable=False,
+                                    ),
                                 ]  # fmt: skip
                             ),
                         ],
@@ -50,8 +54,9 @@ def layout(app_ctx) -> html.Div:
                     html.Div(
                         [
                             html.Button("run the twin", id="wi-run"),
-                            html.Button("cancel", id="wi-cancel", className="secondary",
-                                        disabled=True),  # fmt: skip
+                            html.Button(
+                                "cancel", id="wi-cancel", className="secondary", disabled=True
+                            ),  # fmt: skip
                             html.Button("clear runs", id="wi-clear", className="secondary"),
                         ],
                         style={"margin": "10px 0"},
@@ -66,19 +71,27 @@ def layout(app_ctx) -> html.Div:
                     html.Label("runs to compare", htmlFor="wi-compare"),
                     dcc.Checklist(id="wi-compare", options=[], value=[], inline=True),
                     html.Label("KPI over time", htmlFor="wi-kpi"),
-                    dcc.Dropdown(id="wi-kpi", options=list(KPIS), value="utility",
-                                 clearable=False, style={"maxWidth": "320px"}),  # fmt: skip
+                    dcc.Dropdown(
+                        id="wi-kpi",
+                        options=list(KPIS),
+                        value="utility",
+                        clearable=False,
+                        style={"maxWidth": "320px"},
+                    ),  # fmt: skip
                 ],
                 className="card",
             ),
             html.Div(
                 [
-                    html.Div(html.Div(dcc.Graph(id="wi-kpi-graph"), className="card"),
-                             className="col"),  # fmt: skip
-                    html.Div(html.Div(dcc.Graph(id="wi-cdf-graph"), className="card"),
-                             className="col"),  # fmt: skip
-                    html.Div(html.Div(dcc.Graph(id="wi-power-graph"), className="card"),
-                             className="col"),  # fmt: skip
+                    html.Div(
+                        html.Div(dcc.Graph(id="wi-kpi-graph"), className="card"), className="col"
+                    ),  # fmt: skip
+                    html.Div(
+                        html.Div(dcc.Graph(id="wi-cdf-graph"), className="card"), className="col"
+                    ),  # fmt: skip
+                    html.Div(
+                        html.Div(dcc.Graph(id="wi-power-graph"), className="card"), className="col"
+                    ),  # fmt: skip
                 ],
                 className="row",
             ),
