@@ -21,6 +21,7 @@ from agents.dataset import (
 )
 from agents.env import PowerAllocationEnv
 from agents.policies import make_policy
+from twin.scenario_io import load_scenario
 
 
 @dataclass
@@ -41,9 +42,11 @@ class CollectArgs:
 
 
 def make_env_fn(args: CollectArgs) -> Callable[[], PowerAllocationEnv]:
+    scenario = load_scenario(args.scenario)  # read and validated once for every sub-env
+
     def make() -> PowerAllocationEnv:
         return PowerAllocationEnv(
-            args.scenario, users=args.users, max_users=args.max_users, horizon=args.horizon,
+            scenario, users=args.users, max_users=args.max_users, horizon=args.horizon,
             environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
         )  # fmt: skip
 

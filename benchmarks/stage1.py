@@ -277,7 +277,7 @@ def shares(powers: list[np.ndarray], ev: EvalSet) -> np.ndarray:
     return np.asarray(utility) / np.asarray(ev.reference)
 
 
-def agent_eval(kind: str, folder: Path, ev: EvalSet) -> dict:
+def evaluate_agent(kind: str, folder: Path, ev: EvalSet) -> dict:
     """``{kind}_share`` (mean over instances), the per-instance shares and, on a single
     instance, the design itself (a flat optimum can hide a design far from the exact one)."""
     agent = load_agent(kind, folder)
@@ -315,8 +315,8 @@ def run_seed(ev: EvalSet, seed: int, args: Args, work: Path) -> dict:
     final, source = dataset["final_utility"], dataset["source"]
     return {
         "seed": seed,
-        **agent_eval("sac", sac_dir, ev),
-        **agent_eval("bcq", bcq_dir, ev),
+        **evaluate_agent("sac", sac_dir, ev),
+        **evaluate_agent("bcq", bcq_dir, ev),
         "sac_train_s": sac_s,
         "collect_s": collect_s,
         "bcq_train_s": bcq_s,
