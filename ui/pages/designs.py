@@ -58,7 +58,7 @@ def layout(app_ctx) -> html.Div:
                         id="ds-upload",
                         className="upload",
                         children=html.Div("or drop a design JSON here (aign solve/plan output)"),
-                        max_size=2_000_000,
+                        max_size=8_000_000,  # above it the browser drops files silently
                     ),  # fmt: skip
                     html.Progress(id="ds-progress", value="0", max="100"),
                     html.Div(id="ds-status"),

@@ -11,7 +11,9 @@ from twin.errors import AignError
 from ui import figures, services
 from ui.pages import message
 
-MAX_UPLOAD_BYTES = 2_000_000
+# The browser drops files above this without telling anyone, so it is set well above the
+# scenario limit: a file between the two reaches the server, which says it is too large.
+MAX_UPLOAD_BYTES = 4 * 2_000_000
 
 
 def layout(app_ctx) -> html.Div:
@@ -37,7 +39,7 @@ def layout(app_ctx) -> html.Div:
                                         id="scenario-upload",
                                         className="upload",
                                         children=html.Div(
-                                            "drop a YAML scenario here, or click to choose a file"
+                                            "drop a YAML scenario (up to 2 MB) or click"
                                         ),
                                         max_size=MAX_UPLOAD_BYTES,
                                     ),  # fmt: skip
