@@ -350,6 +350,33 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- benchmark
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Reproduce the paper's Fig. 3 and Table I on this machine (see ui/benchmark.py)."""
+    from ui.benchmark import QUICK, PaperArgs, run_paper, with_quick
+
+    if args.suite != "paper":
+        raise AignError(f"unknown benchmark {args.suite!r} (known: paper)")
+    scenarios = tuple(s.strip() for s in (args.scenarios or "").split(",") if s.strip())
+    names = ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps")
+    values = {k: getattr(args, k) for k in names}
+    given = {k for k, v in values.items() if v is not None}
+    bench = PaperArgs(out=args.out, model=args.model, quick=args.quick,
+                      **{k: values[k] for k in given})  # fmt: skip
+    if scenarios:
+        bench.scenarios = scenarios
+    bench = with_quick(bench, given | ({"sac_learning_starts"} if "sac_steps" in given else set()))
+    flags = ["--quick"] if args.quick else []
+    flags += [f"--{k.replace('_', '-')} {values[k]}" for k in sorted(given)]
+    flags += [f"--{k} {getattr(args, k)}" for k in ("model", "scenarios") if getattr(args, k)]
+    result = run_paper(bench, command=" ".join(["aign benchmark paper", *flags]))
+    print((Path(bench.out) / "table.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {bench.out}/table.csv, table.md, figure.html, fig3.json, summary.json "
+          f"in {result['total_wall_s']:.0f} s" + (" (quick budgets: " + ", ".join(
+              f"{k}={getattr(bench, k)}" for k in QUICK) + ")" if bench.quick else ""))  # fmt: skip
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -458,6 +485,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--plan-seed", type=int, default=0, help="seed of the sampling noise")
     plan.add_argument("--out", metavar="FILE", help="designs JSON (default: stdout)")
     plan.set_defaults(func=cmd_plan)
+
+    bench = sub.add_parser("benchmark", help="reproduce the paper's Fig. 3 and Table I")
+    bench.add_argument("suite", choices=["paper"], help="paper: Fig. 3 and Table I")
+    bench.add_argument("--quick", action="store_true", help="small budgets (< 10 min)")
+    bench.add_argument("--seeds", type=int, help="seeds (3; quick 2)")
+    bench.add_argument("--out", default="benchmarks/results/paper", metavar="DIR",
+                       help="output folder (benchmarks/results/paper)")  # fmt: skip
+    bench.add_argument("--model", metavar="DIR", help="diffusion model (default: models/paper)")
+    bench.add_argument("--scenarios", help="comma-separated (paper-20,paper-50,paper-80)")
+    bench.add_argument("--instances", type=int, help="held-out instances per seed (30; quick 8)")
+    bench.add_argument("--sac-steps", type=int, help="SAC env steps (5000; quick 1000)")
+    bench.add_argument(
+        "--episodes-per-source", type=int, help="BCQ data: episodes per policy (100; quick 16)"
+    )
+    bench.add_argument("--bcq-steps", type=int, help="BCQ gradient steps (2000; quick 300)")
+    bench.set_defaults(func=cmd_benchmark)
 
     add_ops_commands(sub)  # validate, deploy, deployments, rollback
 

@@ -1,0 +1,439 @@
+"""``aign benchmark paper``: the paper's Fig. 3 and Table I, reproduced on this machine.
+
+**Fig. 3.** The diffusion planner (default settings: 16 candidates, 5 DDIM steps, w = 1,
+noise seed 0) plans on ``paper-fig3`` from (0, 0) mW; ``fig3.json`` holds the best
+candidate's trajectory, whether it ends at the exact optimum (28, 31) and, for context, where
+the planner ends over noise seeds 0-9.
+
+**Table I.** For ``paper-20``, ``paper-50`` and ``paper-80`` and every seed ``s``:
+
+- *held-out instances*: ``InstanceSampler(scenario, seed=EVAL_ENVIRONMENT_BASE + s)`` (other
+  shadowing fields than training's environment 0), instance ``k`` drawn from
+  ``default_rng([EVAL_SEED_BASE, s, k])`` (fresh positions, LOS states, fading). The shipped
+  model was trained on environment 0 with episode seeds 20+k, 50+k, 80+k (``make model``);
+  SAC and BCQ below train on environment 0 too. No evaluation instance is a training one.
+- *references*: :func:`twin.solvers.best_reference` (the better of ``coordinate:starts=8``
+  and WMMSE at these sizes), plus max power and WMMSE alone;
+- *diffusion*: the planner (``--model``, default the shipped ``models/paper``), noise seed s;
+- *SAC*: trained for this seed on the scenario (environment 0), rolled out from 0 mW;
+- *BCQ*: trained offline on a dataset of coordinate, ``noisy:coordinate``, random and this
+  seed's SAC episodes (environment 0), rolled out from 0 mW.
+
+Each design's utility is divided by its instance's best reference (``share_of_reference``);
+a seed's figure is the mean over its instances, and the table gives the mean over seeds with
+a 95% t-interval over seeds. ``seconds_per_design`` is the wall time to produce one design
+(planning, solving or the agent's rollout; training is reported apart, per seed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twin.errors import AignError
+
+SCENARIOS = ("paper-20", "paper-50", "paper-80")
+PAPER_BEST = {"paper-20": 254.0, "paper-50": 489.0, "paper-80": 633.0}  # Table I, best reward
+FIG3_OPTIMUM = (28, 31)
+TRAIN_ENVIRONMENT_SEED = 0
+EVAL_ENVIRONMENT_BASE = 10_000  # seed s evaluates in sampler environment 10000 + s
+EVAL_SEED_BASE = 2_000_003  # instance k of seed s: default_rng([EVAL_SEED_BASE, s, k])
+COLLECT_SEED_STRIDE = 100_000  # seed s collects episodes (s + 1) * stride + k
+NOISY_EXPERT = "noisy:coordinate,sigma=0.3"
+MIX = ("coordinate", NOISY_EXPERT, "random")  # plus the seed's SAC
+METHODS = ("reference", "max power", "wmmse", "diffusion", "sac", "bcq")
+CSV_FIELDS = ("scenario", "method", "seed", "instance", "utility", "share_of_reference",
+              "seconds_per_design")  # fmt: skip
+
+
+@dataclass
+class PaperArgs:
+    """Budgets of ``aign benchmark paper`` (``quick`` swaps in :data:`QUICK`)."""
+
+    out: str = "benchmarks/results/paper"
+    model: str | None = None  # diffusion model folder (default: the shipped models/paper)
+    scenarios: tuple[str, ...] = SCENARIOS
+    seeds: int = 3
+    instances: int = 30  # held-out instances per scenario and seed
+    sac_steps: int = 5000
+    sac_learning_starts: int = 500
+    episodes_per_source: int = 100  # per behaviour policy (4) in BCQ's dataset
+    bcq_steps: int = 2000
+    bcq_batch_size: int = 128
+    bcq_action_samples: int = 10
+    candidates: int = 16  # planner candidates
+    plan_steps: int = 5  # DDIM steps
+    threads: int = 1  # torch threads
+    workdir: str | None = None  # keep agents and datasets here (default: temporary)
+    quick: bool = False
+
+
+# What --quick changes (an explicitly given --seeds etc. still wins: see with_quick).
+QUICK = {"seeds": 2, "instances": 8, "sac_steps": 1000, "sac_learning_starts": 200,
+         "episodes_per_source": 16, "bcq_steps": 300}  # fmt: skip
+
+
+def with_quick(args: PaperArgs, given: set[str]) -> PaperArgs:
+    """``args`` with the quick budgets for every field not in ``given``."""
+    if not args.quick:
+        return args
+    return dataclasses.replace(args, **{k: v for k, v in QUICK.items() if k not in given})
+
+
+def check(args: PaperArgs) -> PaperArgs:
+    for name in ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps",
+                 "candidates", "plan_steps", "threads"):  # fmt: skip
+        if getattr(args, name) < 1:
+            raise AignError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.sac_learning_starts >= args.sac_steps:
+        args = dataclasses.replace(args, sac_learning_starts=max(1, args.sac_steps // 4))
+    if not args.scenarios:
+        raise AignError("no scenarios to benchmark")
+    return args
+
+
+# --------------------------------------------------------------------------- statistics
+def mean_ci95(values) -> tuple[float, float | None]:
+    """Mean and the half-width of a 95% t-interval (None for a single value)."""
+    from scipy import stats
+
+    x = np.asarray(list(values), dtype=float)
+    if len(x) < 2:
+        return float(x.mean()), None
+    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return float(x.mean()), half
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _timed(fn, *a, **kw):
+    start = time.perf_counter()
+    value = fn(*a, **kw)
+    return value, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- fig. 3
+def fig3(planner) -> dict:
+    """The planner's trajectory on paper-fig3 from (0, 0) with its default settings."""
+    from twin.api import snapshot_instance
+    from twin.solvers import best_reference
+
+    instance = snapshot_instance("paper-fig3")
+    start = np.zeros(instance.n_users)
+    result = planner.plan(instance, start_mw=start, seed=0)
+    trajectory = result.trajectories_mw[0]
+    end = tuple(int(round(x)) for x in trajectory[-1])
+    optimum = best_reference(instance)
+    ends = []
+    for seed in range(10):
+        r = planner.plan(instance, start_mw=start, seed=seed, recover_actions=False)
+        ends.append([int(round(x)) for x in r.trajectories_mw[0, -1]])
+    return {
+        "scenario": "paper-fig3",
+        "settings": {
+            "candidates": planner.settings.candidates,
+            "steps": planner.settings.steps,
+            "guidance_weight": planner.settings.guidance_weight,
+            "seed": 0,
+        },  # fmt: skip
+        "start_mw": trajectory[0].tolist(),
+        "trajectory_mw": trajectory.tolist(),
+        "realized_mw": None if result.realized_mw is None else result.realized_mw[0].tolist(),
+        "end_mw": list(end),
+        "expected_end_mw": list(FIG3_OPTIMUM),
+        "ends_at_optimum": end == FIG3_OPTIMUM,
+        "utility": float(result.utility[0]),
+        "optimum_mw": [int(round(x)) for x in optimum.power_mw],
+        "optimum_utility": float(optimum.predicted["utility"]),
+        "share_of_optimum": float(result.utility[0] / optimum.predicted["utility"]),
+        "seconds": result.seconds,
+        "ends_over_seeds_0_9": ends,
+        "seeds_ending_at_optimum": sum(tuple(e) == FIG3_OPTIMUM for e in ends),
+    }
+
+
+# --------------------------------------------------------------------------- table I
+def held_out(scenario_name: str, seed: int, n: int) -> list:
+    from twin.sampling import InstanceSampler
+    from twin.scenario_io import load_scenario
+
+    sampler = InstanceSampler(load_scenario(scenario_name), seed=EVAL_ENVIRONMENT_BASE + seed)
+    return [sampler.sample(np.random.default_rng([EVAL_SEED_BASE, seed, k])) for k in range(n)]
+
+
+def _quiet():
+    """SB3 and d3rlpy chatter on stdout; d3rlpy also logs every step through structlog."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple[Path, Path, dict]:
+    """SAC on the scenario, then BCQ on a mixed dataset; folders and training seconds."""
+    from agents.bcq import BCQArgs, train_bcq
+    from agents.collect import CollectArgs, collect
+    from agents.sac import SACArgs, train_sac
+
+    folder = work / scenario / f"seed-{seed}"
+    with _quiet():
+        sac_dir, sac_s = _timed(train_sac, SACArgs(
+            scenario=scenario, out=str(folder / "sac"), steps=args.sac_steps, seed=seed,
+            learning_starts=args.sac_learning_starts, checkpoint_every=0,
+            environment_seed=TRAIN_ENVIRONMENT_SEED, threads=args.threads))  # fmt: skip
+        data = folder / "data"
+        clock = time.perf_counter()
+        for policy in (*MIX, f"sac:{sac_dir}"):
+            collect(CollectArgs(scenario, policy, args.episodes_per_source, str(data),
+                                seed=(seed + 1) * COLLECT_SEED_STRIDE,
+                                environment_seed=TRAIN_ENVIRONMENT_SEED))  # fmt: skip
+        collect_s = time.perf_counter() - clock
+        bcq_dir, bcq_s = _timed(train_bcq, BCQArgs(
+            data=str(data), out=str(folder / "bcq"), steps=args.bcq_steps, seed=seed,
+            steps_per_epoch=min(1000, args.bcq_steps), batch_size=args.bcq_batch_size,
+            n_action_samples=args.bcq_action_samples, threads=args.threads))  # fmt: skip
+    return sac_dir, bcq_dir, {"sac_train_s": sac_s, "collect_s": collect_s, "bcq_train_s": bcq_s}
+
+
+def run_seed(scenario: str, seed: int, planner, args: PaperArgs, work: Path) -> tuple[list, dict]:
+    """Tidy rows of every method on this seed's held-out instances, and training times."""
+    from agents.mdp import initial_power
+    from agents.models import load_agent, rollout
+    from twin.scenario_io import load_scenario
+    from twin.solvers import best_reference, solve
+
+    initial_mw = load_scenario(scenario).power.initial_mw
+    instances = held_out(scenario, seed, args.instances)
+    sac_dir, bcq_dir, train = train_agents(scenario, seed, args, work)
+    agents = {"sac": load_agent("sac", sac_dir), "bcq": load_agent("bcq", bcq_dir)}
+    rows = []
+    for k, inst in enumerate(instances):
+        designs: dict[str, tuple[np.ndarray, float]] = {}
+        ref, s = _timed(best_reference, inst)
+        designs["reference"] = (ref.power_mw, s)
+        for method, spec in (("max power", "max"), ("wmmse", "wmmse")):
+            d, s = _timed(solve, inst, spec)
+            designs[method] = (d.power_mw, s)
+        plan, s = _timed(planner.plan, inst, seed=seed, recover_actions=False)
+        designs["diffusion"] = (plan.best.power_mw, s)
+        start = initial_power(inst, initial_mw)
+        for kind, agent in agents.items():
+            p, s = _timed(rollout, agent, inst, start)
+            designs[kind] = (p, s)
+        ref_u = float(inst.objective(designs["reference"][0])[0])
+        for method in METHODS:
+            power, seconds = designs[method]
+            u = float(inst.objective(power)[0])
+            rows.append({"scenario": scenario, "method": method, "seed": seed, "instance": k,
+                         "utility": u, "share_of_reference": u / ref_u,
+                         "seconds_per_design": seconds})  # fmt: skip
+    return rows, train
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per scenario x method: mean and 95% CI over seeds of the per-seed mean utility and
+    share, and the mean seconds per design."""
+    out = []
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    for scenario in scenarios:
+        for method in METHODS:
+            mine = [r for r in rows if r["scenario"] == scenario and r["method"] == method]
+            seeds = sorted({r["seed"] for r in mine})
+            per_seed = {
+                key: [np.mean([r[key] for r in mine if r["seed"] == s]) for s in seeds]
+                for key in ("utility", "share_of_reference")
+            }
+            u, u_ci = mean_ci95(per_seed["utility"])
+            sh, sh_ci = mean_ci95(per_seed["share_of_reference"])
+            out.append({"scenario": scenario, "method": method, "seeds": len(seeds),
+                        "instances": len(mine), "utility": u, "utility_ci95": u_ci,
+                        "share": sh, "share_ci95": sh_ci,
+                        "seconds_per_design": float(np.mean([r["seconds_per_design"]
+                                                             for r in mine]))})  # fmt: skip
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+LABELS = {"reference": "best reference", "max power": "max power", "wmmse": "WMMSE",
+          "diffusion": "diffusion planner", "sac": "SAC", "bcq": "BCQ"}  # fmt: skip
+
+
+def _pm(mean: float, half: float | None, digits: int) -> str:
+    return f"{mean:.{digits}f}" if half is None else f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def _seconds(s: float) -> str:
+    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def markdown(result: dict) -> str:
+    a, f3 = result["args"], result["fig3"]
+    lines = [
+        "# Paper comparison (Fig. 3, Table I)",
+        "",
+        f"Command: `{result['command']}`; {result['date']}; {result['machine']['cpu']} "
+        f"({result['machine']['nproc']} cores, torch threads {a['threads']}); total wall time "
+        f"{result['total_wall_s']:.0f} s.",
+        "",
+        f"**Fig. 3** (`paper-fig3`, planner K = {f3['settings']['candidates']}, "
+        f"{f3['settings']['steps']} DDIM steps, noise seed 0): trajectory from "
+        f"({', '.join(f'{x:g}' for x in f3['start_mw'])}) ends at "
+        f"({', '.join(str(x) for x in f3['end_mw'])}) mW, utility {f3['utility']:.4f} "
+        f"({f3['share_of_optimum']:.5f} of the exact optimum {tuple(f3['optimum_mw'])}, "
+        f"U = {f3['optimum_utility']:.4f}); ends at (28, 31): "
+        f"**{'yes' if f3['ends_at_optimum'] else 'no'}** "
+        f"({f3['seeds_ending_at_optimum']}/10 noise seeds end there).",
+        "",
+        f"**Table I** (held-out instances: {a['instances']} per scenario and seed, "
+        f"{a['seeds']} seed(s); mean over seeds ± 95% t-interval over seeds"
+        f"{'; one seed gives no interval' if a['seeds'] < 2 else ''}). "
+        f"Budgets: SAC {a['sac_steps']} env steps; BCQ {a['bcq_steps']} gradient steps on "
+        f"{4 * a['episodes_per_source']} episodes (coordinate, noisy coordinate, random, SAC); "
+        f"planner K = {a['candidates']}, {a['plan_steps']} DDIM steps, model "
+        f"`{result['model']}`.",
+        "",
+        "| users | method | best reward (utility) | share of best reference | time per design "
+        "| paper (Table I) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in result["summary"]:
+        users = s["scenario"].removeprefix("paper-")
+        paper = PAPER_BEST.get(s["scenario"]) if s["method"] == "reference" else None
+        lines.append(
+            f"| {users} | {LABELS[s['method']]} | {_pm(s['utility'], s['utility_ci95'], 1)} "
+            f"| {_pm(s['share'], s['share_ci95'], 4)} | {_seconds(s['seconds_per_design'])} "
+            f"| {'' if paper is None else f'{paper:g} (best)'} |"
+        )
+    lines += ["", "| users | seed | SAC training | collection (4 sources) | BCQ training |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for t in result["training"]:
+        lines.append(
+            f"| {t['scenario'].removeprefix('paper-')} | {t['seed']} | {t['sac_train_s']:.0f} s "
+            f"| {t['collect_s']:.0f} s | {t['bcq_train_s']:.0f} s |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def figure_html(result: dict, path: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35],
+                        subplot_titles=("Table I: share of the best reference (95% CI)",
+                                        "Fig. 3: planner trajectory on paper-fig3"))  # fmt: skip
+    summary = result["summary"]
+    scenarios = list(dict.fromkeys(s["scenario"] for s in summary))
+    for method in METHODS:
+        mine = {s["scenario"]: s for s in summary if s["method"] == method}
+        fig.add_trace(go.Bar(
+            name=LABELS[method], x=[sc.removeprefix("paper-") + " users" for sc in scenarios],
+            y=[mine[sc]["share"] for sc in scenarios],
+            error_y={"type": "data", "array": [mine[sc]["share_ci95"] or 0 for sc in scenarios]},
+            customdata=[[mine[sc]["utility"], mine[sc]["seconds_per_design"]] for sc in scenarios],
+            hovertemplate="%{x}: share %{y:.4f}<br>utility %{customdata[0]:.1f}"
+                          "<br>%{customdata[1]:.4f} s/design",
+        ), row=1, col=1)  # fmt: skip
+    f3 = result["fig3"]
+    traj = np.asarray(f3["trajectory_mw"])
+    fig.add_trace(go.Scatter(x=traj[:, 0], y=traj[:, 1], mode="lines+markers+text",
+                             text=[str(t) for t in range(len(traj))], textposition="top left",
+                             name="planner trajectory"), row=1, col=2)  # fmt: skip
+    fig.add_trace(go.Scatter(x=[FIG3_OPTIMUM[0]], y=[FIG3_OPTIMUM[1]], mode="markers",
+                             marker={"symbol": "star", "size": 14}, name="optimum (28, 31)"),
+                  row=1, col=2)  # fmt: skip
+    fig.update_yaxes(title_text="utility / best reference", row=1, col=1)
+    fig.update_xaxes(title_text="user 1 power (mW)", row=1, col=2)
+    fig.update_yaxes(title_text="user 2 power (mW)", row=1, col=2)
+    fig.update_layout(barmode="group", title=f"aign benchmark paper ({result['date']})",
+                      height=520)  # fmt: skip
+    fig.write_html(path, include_plotlyjs=True)
+
+
+def machine(threads: int) -> dict:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as fh:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    return {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "torch_threads": threads}  # fmt: skip
+
+
+def run_paper(args: PaperArgs, command: str = "aign benchmark paper") -> dict:
+    """Run the benchmark and write table.csv, table.md, figure.html, fig3.json and
+    summary.json into ``args.out``; returns the summary."""
+    import torch
+
+    from diffusion import default_model_dir, load_planner
+
+    args = check(args)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    model = str(args.model or default_model_dir())
+    with contextlib.suppress(ValueError):  # repo-relative where it can be, for the report
+        model = str(Path(model).resolve().relative_to(Path.cwd()))
+    planner = load_planner(model, candidates=args.candidates, steps=args.plan_steps,
+                           threads=args.threads)  # fmt: skip
+    _log("fig. 3 ...")
+    f3 = fig3(planner)
+    _log(f"  paper-fig3: ends at {tuple(f3['end_mw'])} (optimum {FIG3_OPTIMUM})")
+    rows, training = [], []
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            work = Path(args.workdir)
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aign-paper-")))
+        for scenario in args.scenarios:
+            for seed in range(args.seeds):
+                clock = time.perf_counter()
+                seed_rows, train = run_seed(scenario, seed, planner, args, work)
+                rows += seed_rows
+                training.append({"scenario": scenario, "seed": seed, **train})
+                shares = {m: np.mean([r["share_of_reference"] for r in seed_rows
+                                      if r["method"] == m]) for m in METHODS}  # fmt: skip
+                _log(f"  {scenario} seed {seed}: " + ", ".join(
+                    f"{LABELS[m]} {shares[m]:.3f}" for m in METHODS[1:])
+                    + f" ({time.perf_counter() - clock:.0f} s)")  # fmt: skip
+    result = {
+        "benchmark": "paper",
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(args.threads),
+        "model": model,
+        "args": {**dataclasses.asdict(args), "scenarios": list(args.scenarios)},
+        "held_out": (
+            f"instance k of seed s: InstanceSampler(scenario, seed={EVAL_ENVIRONMENT_BASE} + s)"
+            f".sample(default_rng([{EVAL_SEED_BASE}, s, k])); training (SAC, BCQ data, the "
+            f"shipped model) uses environment {TRAIN_ENVIRONMENT_SEED}"
+        ),
+        "fig3": f3,
+        "summary": summarize(rows),
+        "training": training,
+    }
+    result["total_wall_s"] = time.perf_counter() - started
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "table.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "table.md").write_text(markdown(result), encoding="utf-8")
+    (out / "fig3.json").write_text(json.dumps(f3, indent=2) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    figure_html(result, out / "figure.html")
+    return result
