@@ -193,11 +193,17 @@ class RadioNetwork:
 
     # ----------------------------------------------------------------------- maps
 
-    def large_scale_gain_at(self, points: np.ndarray) -> np.ndarray:
-        """Average gain ``(N, B)`` a probe user would have at ``points`` ``(N, 2)``, for SINR
-        maps: path loss with the likelier LOS state (probability >= 0.5) and this network's
-        shadowing field at those points; no fading."""
+    def large_scale_gain_at(
+        self, points: np.ndarray, los_draw: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Average gain ``(N, B)`` a user would have at ``points`` ``(N, 2)``: path loss and
+        this network's shadowing field at those points; no fading.
+
+        ``los_draw``: one uniform per link, LOS when below the LOS probability (as the
+        network's own users); ``None`` for a probe (SINR maps), which takes the likelier
+        state (LOS when the probability is >= 0.5).
+        """
         if self.explicit:
             raise ValueError("no geometry in explicit mode")
         points = np.asarray(points, dtype=float).reshape(-1, 2)
-        return np.power(10.0, self._large_scale_db(points, None) / -10.0)
+        return np.power(10.0, self._large_scale_db(points, los_draw) / -10.0)

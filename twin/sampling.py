@@ -66,7 +66,7 @@ class InstanceSampler:
             spec = sc.users.model_copy(update={"count": n})
             positions = place_users(spec, self.network.bs_positions, sc.area, rng)
             los_draw = rng.uniform(size=(n, n_bs))
-            average = np.power(10.0, self.network._large_scale_db(positions, los_draw) / -10.0)
+            average = self.network.large_scale_gain_at(positions, los_draw)
         fading = sc.channel.fading
         gains = average * fading_power(rng, (n, n_bs), fading.model, fading.k_factor_db)
         noise_mw = self.network.noise_mw
