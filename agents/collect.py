@@ -1,7 +1,10 @@
 """Collect labeled trajectories from a behaviour policy into a dataset (stage 1's output).
 
 Episodes run in lockstep in a ``gymnasium`` vector environment, a batch at a time; each
-batch becomes one shard. Episode ``k`` of a collection is reset with seed ``seed + k``.
+batch becomes one shard. Episode ``k`` of a collection is reset with seed ``seed + k``, and
+every random choice of a policy depends on the episode's seed alone, so batches are pure
+tasks that any executor (:mod:`twin.executors`: local processes, Ray) can run with the same
+result.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from agents.dataset import (
 )
 from agents.env import PowerAllocationEnv
 from agents.policies import make_policy
+from twin.executors import Executor, TaskError, TaskFailure, make_executor
+from twin.scenario import Scenario
 from twin.scenario_io import load_scenario
 
 
@@ -41,8 +46,10 @@ class CollectArgs:
     noise_jitter_db: float = 0.0
 
 
-def make_env_fn(args: CollectArgs) -> Callable[[], PowerAllocationEnv]:
-    scenario = load_scenario(args.scenario)  # read and validated once for every sub-env
+def make_env_fn(
+    args: CollectArgs, scenario: Scenario | None = None
+) -> Callable[[], PowerAllocationEnv]:
+    scenario = load_scenario(args.scenario) if scenario is None else scenario  # read once
 
     def make() -> PowerAllocationEnv:
         return PowerAllocationEnv(
@@ -67,12 +74,49 @@ def header_for(env: PowerAllocationEnv) -> DatasetHeader:
     )
 
 
-def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = None) -> dict:
+@dataclass(frozen=True)
+class BatchTask:
+    """One shard's worth of episodes: what a worker needs to roll them, and nothing else.
+
+    ``num_envs`` is the same for every batch of a collection (the last one is padded), so a
+    batch gives the same episodes whichever executor runs it, alone or with others.
+    """
+
+    args: CollectArgs
+    scenario: Scenario
+    indices: tuple[int, ...]
+    num_envs: int
+
+
+def run_batch(task: BatchTask) -> dict[str, np.ndarray]:
+    """Roll one batch of episodes in its own vector environment (an executor's task)."""
+    make = make_env_fn(task.args, task.scenario)
+    vec = gym.vector.SyncVectorEnv([make for _ in range(task.num_envs)])
+    try:
+        config = vec.envs[0].config
+        policy = make_policy(task.args.policy, config, seed=task.args.seed)
+        batch = _run_batch(vec, policy, config, list(task.indices), task.args.seed)
+        batch["source"] = np.array([policy.name] * len(task.indices))
+        return batch
+    finally:
+        vec.close()
+
+
+def collect(
+    args: CollectArgs,
+    progress: Callable[[int, int], None] | None = None,
+    executor: str | Executor | None = None,
+) -> dict:
     """Run ``args.episodes`` episodes (minus those already stored) and store them.
 
+    Batches run on ``executor`` (default: this process); shards are written in episode
+    order as soon as every earlier batch is stored, so an interrupted collection resumes
+    where its stored prefix ends. A batch that fails after its retries stops the
+    collection with :class:`~twin.executors.TaskError`: the batches before it are kept.
     Returns a small report: episodes stored before, collected now, and the dataset path.
     """
-    make = make_env_fn(args)
+    scenario = load_scenario(args.scenario)
+    make = make_env_fn(args, scenario)
     probe = make()
     policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
     writer = TrajectoryWriter(args.out, header_for(probe))
@@ -83,21 +127,44 @@ def collect(args: CollectArgs, progress: Callable[[int, int], None] | None = Non
         f"environment_seed={args.environment_seed}|noise_jitter_db={args.noise_jitter_db:g}"
     )
     start = writer.done(stream)
-    vec = gym.vector.SyncVectorEnv([make for _ in range(max(1, min(args.batch, args.episodes)))])
+    num_envs = max(1, min(args.batch, args.episodes))
+    tasks = [
+        BatchTask(args, scenario, tuple(range(k, min(k + num_envs, args.episodes))), num_envs)
+        for k in range(start, args.episodes, num_envs)
+    ]
+    runner = make_executor(executor)
+    ready: dict[int, dict[str, np.ndarray]] = {}
+    failures: list[TaskFailure] = []
+    written = 0  # tasks stored, in order
+    stored = start
     try:
-        k = start
-        while k < args.episodes:
-            n = min(vec.num_envs, args.episodes - k)
-            batch = _run_batch(vec, policy, probe.config, list(range(k, k + n)), args.seed)
-            batch["source"] = np.array([source] * n)
-            writer.append(batch, source, stream, probe.scenario.name)
-            k += n
-            if progress is not None:
-                progress(k - start, args.episodes - start)
+        for index, result in runner.run(run_batch, tasks):
+            if isinstance(result, TaskFailure):
+                failures.append(result)
+                continue
+            ready[index] = result
+            while written in ready and not failures_before(failures, written):
+                batch = ready.pop(written)
+                writer.append(batch, source, stream, probe.scenario.name)
+                stored += len(batch["returns"])
+                written += 1
+                if progress is not None:
+                    progress(stored - start, args.episodes - start)
     finally:
-        vec.close()
+        if runner is not executor:
+            runner.close()
+    if failures:
+        raise TaskError(
+            failures,
+            hint=f"episodes up to {stored} are stored; run the same command again to resume",
+        )
     return {"dataset": os.fspath(args.out), "source": source, "already_stored": start,
-            "collected": max(0, args.episodes - start)}  # fmt: skip
+            "collected": max(0, args.episodes - start), "executor": runner.name}  # fmt: skip
+
+
+def failures_before(failures: Sequence[TaskFailure], index: int) -> bool:
+    """Whether a batch at or before ``index`` failed (later ones then cannot be stored)."""
+    return any(f.index <= index for f in failures)
 
 
 def _run_batch(vec, policy, config, indices: list[int], seed: int) -> dict[str, np.ndarray]:

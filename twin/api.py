@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twin.controllers.base import Controller
 from twin.controllers.registry import make_controller
@@ -15,6 +15,9 @@ from twin.kpi import KpiLog
 from twin.scenario import Scenario
 from twin.scenario_io import load_scenario
 from twin.sim import Twin
+
+if TYPE_CHECKING:
+    from twin.calibration import Calibration
 
 ScenarioLike = Scenario | str | os.PathLike
 
@@ -32,6 +35,7 @@ class SimulationResult:
     seed: int
     kpis: KpiLog
     sync: dict[str, int]
+    calibration: str | None = None  # digest of the twin's calibration, if any
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -42,6 +46,7 @@ class SimulationResult:
             "base_stations": self.scenario.base_stations.n,
             "duration_s": self.scenario.duration_s,
             **self.sync,
+            **({"calibration": self.calibration} if self.calibration else {}),
             **self.kpis.summary(),
         }
 
@@ -51,12 +56,27 @@ def simulate(
     controller: str | Controller | None = None,
     seed: int | None = None,
     progress: Callable[[float], None] | None = None,
+    calibration: Calibration | str | os.PathLike | None = None,
 ) -> SimulationResult:
-    """Run the twin for the scenario's duration with a controller (default: the scenario's)."""
+    """Run the twin for the scenario's duration with a controller (default: the scenario's).
+
+    With ``calibration`` (a :class:`~twin.calibration.Calibration` or its JSON file) the
+    twin simulates its own channel as fitted to channel reports: sync is off, since a twin
+    that works on reports does not use its channel model.
+    """
     scenario = as_scenario(scenario)
     if controller is None or isinstance(controller, str):
         controller = make_controller(controller or scenario.control.controller)
-    twin = Twin(scenario, controller=controller, seed=seed)
+    if calibration is not None:
+        from twin.calibration import Calibration, check_calibration
+        from twin.validation import unsynced
+
+        source = "" if isinstance(calibration, Calibration) else str(calibration)
+        if not isinstance(calibration, Calibration):
+            calibration = Calibration.load(calibration)
+        check_calibration(scenario, calibration, source)
+        scenario = unsynced(scenario)
+    twin = Twin(scenario, controller=controller, seed=seed, calibration=calibration)
     kpis = twin.run(progress=progress)
     sync = {}
     if twin.physical is not None:
@@ -65,7 +85,8 @@ def simulate(
             "reports_dropped": twin.sync.reports_dropped,
             "reports_delivered": twin.sync.reports_delivered,
         }
-    return SimulationResult(scenario, controller.name, twin.seed, kpis, sync)
+    digest = None if calibration is None else calibration.digest()
+    return SimulationResult(scenario, controller.name, twin.seed, kpis, sync, digest)
 
 
 def snapshot_instance(

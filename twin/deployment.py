@@ -34,7 +34,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,9 +49,13 @@ from twin.element import (
     read_element_state,
 )
 from twin.errors import AignError, DeploymentError, DeploymentLogError, NetworkElementError
+from twin.executors import Executor
 from twin.instance import Design
 from twin.scenario import Gates, Scenario
 from twin.sim import PHASE_RECORD, PhasedTimeout, Twin, to_us
+
+if TYPE_CHECKING:
+    from twin.calibration import Calibration
 from twin.validation import (
     TIME_ATOL_S,
     PowerSchedule,
@@ -701,10 +705,14 @@ class Operations:
         *,
         runs: int | None = None,
         seed: int | None = None,
-        executor: str = "local",
+        executor: str | Executor | None = None,
         progress: Callable[[float], None] | None = None,
+        calibration: Calibration | None = None,
     ) -> dict[str, Any]:
-        """Validate ``design`` against the design in force; record and sign the report."""
+        """Validate ``design`` against the design in force; record and sign the report.
+
+        ``calibration``: predict on the twin recalibrated from channel reports (the report
+        cites it, and so do the deployments made under it)."""
         check_design(scenario, design)
         with operation_lock(self.home, scenario.name):
             self.recovered += self.reconcile(scenario)
@@ -719,6 +727,7 @@ class Operations:
             executor=executor,
             progress=progress,
             now=self.clock(),
+            calibration=calibration,
         )
         report["signature"] = _signature(report, _signing_key(self.home))
         verdict = "passed" if report["verdict"]["passed"] else "failed"
@@ -1199,6 +1208,7 @@ class _Recorder:
 
 
 def _predicted(report: dict[str, Any]) -> dict[str, Any]:
+    calibration = report.get("calibration")
     return {
         "utility": report["utility"]["mean"],
         "utility_ci95": report["utility"]["ci95"],
@@ -1208,27 +1218,42 @@ def _predicted(report: dict[str, Any]) -> dict[str, Any]:
         "constraints": {k: v["mean"] for k, v in report["constraints"].items()},
         "sinr_db_mean": report["sinr_db_mean"],
         "validation": report_digest(report),
+        **({"calibration": calibration["digest"]} if calibration else {}),
     }
 
 
 def _fidelity(predicted: dict[str, Any], realized: Realized) -> dict[str, Any]:
     utility = realized.utility["mean"]
+    error = None if utility is None else utility - predicted["utility"]
     return {
-        "utility_error": None if utility is None else utility - predicted["utility"],
+        "utility_error": error,
+        "utility_rel_error": None if error is None or utility == 0 else error / abs(utility),
         "sinr_rmse_db": sinr_rmse_db(predicted["sinr_db_mean"], realized.sinr_db_mean),
+        "calibration": predicted.get("calibration"),  # the twin's calibration, if any
     }
 
 
-def _fidelity_summary(observed: list[LogRow]) -> dict[str, Any]:
+def _fidelity_summary(observed: list[LogRow], split: bool = True) -> dict[str, Any]:
+    """Mean prediction errors over observed deployments; with ``split``, also per twin
+    calibration (``by_calibration``: ``"none"`` for the uncalibrated twin, else the
+    calibration's digest), so a recalibration's effect shows in the history."""
     errors = [r.data.get("fidelity", {}) for r in observed]
     utility = [e["utility_error"] for e in errors if e.get("utility_error") is not None]
+    rel = [e["utility_rel_error"] for e in errors if e.get("utility_rel_error") is not None]
     sinr = [e["sinr_rmse_db"] for e in errors if e.get("sinr_rmse_db") is not None]
-    return {
+    out: dict[str, Any] = {
         "deployments_observed": len(observed),
         "utility_error_mean": float(np.mean(utility)) if utility else None,
         "utility_abs_error_mean": float(np.mean(np.abs(utility))) if utility else None,
+        "utility_rel_abs_error_mean": float(np.mean(np.abs(rel))) if rel else None,
         "sinr_rmse_db_mean": float(np.mean(sinr)) if sinr else None,
     }
+    if split:
+        groups: dict[str, list[LogRow]] = {}
+        for row, e in zip(observed, errors, strict=True):
+            groups.setdefault(e.get("calibration") or "none", []).append(row)
+        out["by_calibration"] = {k: _fidelity_summary(v, False) for k, v in groups.items()}
+    return out
 
 
 def _summarize(rows: list[LogRow], full: bool) -> dict[str, Any]:

@@ -61,3 +61,8 @@ class DeploymentLogError(AignError):
 
 class NetworkElementError(AignError):
     """The physical layer refused a configuration or did not answer in time."""
+
+
+class CalibrationError(AignError):
+    """A twin calibration cannot be fitted (too few or degenerate reports) or a calibration
+    file cannot be used (unreadable, corrupt, another scenario or format version)."""

@@ -9,6 +9,8 @@ world's randomness (shadowing fields, LOS states, fading, waypoints) comes from
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from twin.channel import (
@@ -24,6 +26,9 @@ from twin.channel import (
 from twin.mobility import RandomWaypoint, place_base_stations, place_users
 from twin.scenario import Scenario
 
+if TYPE_CHECKING:
+    from twin.calibration import Calibration
+
 
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
@@ -36,6 +41,10 @@ class RadioNetwork:
     ``gains()[i, j]`` is the linear power gain from user ``i`` to BS ``j``: large-scale
     (path loss x shadowing) times small-scale fading. Arrays handed out are read-only and
     never change afterwards: :meth:`advance` makes new ones, so a caller may keep a snapshot.
+
+    ``calibration`` (twin.calibration) replaces the scenario's path loss and shadowing by
+    what the channel reports said: the fitted law, the kriged shadowing map, and this
+    network's own shadowing field scaled by the map's remaining uncertainty.
     """
 
     def __init__(
@@ -43,8 +52,10 @@ class RadioNetwork:
         scenario: Scenario,
         layout_rng: np.random.Generator,
         process_rng: np.random.Generator,
+        calibration: Calibration | None = None,
     ):
         self.scenario = scenario
+        self.calibration = calibration
         channel = scenario.channel
         users = scenario.users
         area = scenario.area
@@ -71,7 +82,8 @@ class RadioNetwork:
         # The world's randomness: process_rng only, always in this order.
         shadowing = channel.shadowing
         self._shadowing: ShadowingField | None = None
-        if not self.explicit and shadowing.enabled:
+        calibrated_map = calibration is not None and calibration.shadowing is not None
+        if not self.explicit and (shadowing.enabled or calibrated_map):
             self._shadowing = ShadowingField(
                 process_rng, self.n_bs, area.width_m, area.height_m, shadowing.decorrelation_m
             )
@@ -124,6 +136,9 @@ class RadioNetwork:
         pl = channel.path_loss
         h_ut = self.scenario.users.height_m
         d2d, d3d = self._geometry(points)
+        if self.calibration is not None:
+            field = None if self._shadowing is None else self._shadowing.sample(points)
+            return self.calibration.loss_db(points, d3d, field)
         p_los = los_probability(pl.model, d2d, h_ut)
         los = p_los >= 0.5 if los_draw is None else los_draw < p_los
         loss = path_loss_db(

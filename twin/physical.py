@@ -41,6 +41,19 @@ def physical_seed(scenario: Scenario, seed: int) -> int:
     return int(stream(seed, "physical").integers(2**31))
 
 
+def true_channel_scenario(scenario: Scenario) -> Scenario:
+    """The scenario as the real network follows it: ``channel`` with the sections that
+    ``sync.physical_channel`` overrides (the scenario itself when nothing differs)."""
+    truth = scenario.sync.physical_channel
+    if truth is None:
+        return scenario
+    update = {k: v for k, v in (("path_loss", truth.path_loss), ("shadowing", truth.shadowing))
+              if v is not None}  # fmt: skip
+    if not update:
+        return scenario
+    return scenario.model_copy(update={"channel": scenario.channel.model_copy(update=update)})
+
+
 class PhysicalLayer:
     """Ground truth: the real channel, the active users and the powers in force."""
 
@@ -49,9 +62,12 @@ class PhysicalLayer:
         self.scenario = scenario
         own = physical_seed(scenario, seed)
         # Same layout as the twin (the operator knows where its sites and users are); the
-        # channel's randomness (shadowing, LOS, fading, movement) is the world's own.
+        # channel's randomness (shadowing, LOS, fading, movement) is the world's own, and so
+        # is its law where sync.physical_channel says it differs from the twin's model.
         self.network = RadioNetwork(
-            scenario, stream(scenario.seed, "layout"), np.random.default_rng([own, 1])
+            true_channel_scenario(scenario),
+            stream(scenario.seed, "layout"),
+            np.random.default_rng([own, 1]),
         )
         self.activity = UserActivity(
             scenario.users.activity, self.network.n_users, np.random.default_rng([own, 2])

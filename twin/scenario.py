@@ -233,6 +233,23 @@ class ConstraintsSpec(_Strict):
     )
 
 
+class PhysicalChannel(_Strict):
+    """Where the real network's channel differs from ``channel``, the twin's model of it.
+
+    The operator plans with a model (say 38.901 UMa, or a textbook exponent); the real
+    network follows its own law. The physical layer (ground truth) uses these sections in
+    place of ``channel``'s; the twin never sees them and can only learn them from channel
+    reports (``aign calibrate``). Its shadowing field is its own draw either way.
+    """
+
+    path_loss: PathLoss | None = Field(
+        None, description="The true path-loss law; null: channel.path_loss (no mismatch)."
+    )
+    shadowing: Shadowing | None = Field(
+        None, description="The true shadowing statistics; null: channel.shadowing."
+    )
+
+
 class Sync(_Strict):
     enabled: bool = Field(
         True, description="Attach a physical layer (ground truth) that reports channels."
@@ -243,6 +260,11 @@ class Sync(_Strict):
     drop_prob: float = Field(0.0, ge=0, lt=1, description="Probability a report is lost.")
     physical_seed: int | None = Field(
         None, ge=0, description="Seed of the physical layer's own randomness (default: derived)."
+    )
+    physical_channel: PhysicalChannel | None = Field(
+        None,
+        description="The physical layer's true channel where it differs from channel (the "
+        "twin's model); null: the same model (docs/deployment.md#calibration).",
     )
 
 
@@ -369,4 +391,9 @@ class Scenario(_Strict):
                 )
             if self.users.mobility != "static":
                 raise ValueError("@users.mobility: channel mode 'explicit' needs mobility static")
+            if self.sync.physical_channel is not None:
+                raise ValueError(
+                    "@sync.physical_channel: needs channel mode 'model' (explicit gains have "
+                    "no path loss or shadowing to differ)"
+                )
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -24,6 +25,9 @@ from twin.physical import ChannelReport, PhysicalLayer, metrics_for
 from twin.radio import Constraints
 from twin.scenario import Scenario
 from twin.seeding import stream
+
+if TYPE_CHECKING:
+    from twin.calibration import Calibration
 
 US_PER_S = 1_000_000
 
@@ -71,6 +75,8 @@ class Twin:
     With ``scenario.sync.enabled`` the ground truth is a :class:`PhysicalLayer` and the twin
     works on the channel reports it receives; otherwise the twin simulates the network itself
     and its estimate is exact. ``controller=None`` keeps the initial powers (no decisions).
+    ``calibration`` (sync off only) replaces the scenario's path loss and shadowing in the
+    twin's own channel by one fitted to channel reports (twin.calibration).
     """
 
     def __init__(
@@ -79,8 +85,10 @@ class Twin:
         controller: Controller | None = None,
         seed: int | None = None,
         physical: PhysicalLayer | None = None,
+        calibration: Calibration | None = None,
     ):
         self.scenario = scenario
+        self.calibration = calibration
         self.seed = scenario.seed if seed is None else int(seed)
         self.controller = controller
         self.env = simpy.Environment()
@@ -91,6 +99,11 @@ class Twin:
         self.sync = SyncStats()
 
         if scenario.sync.enabled:
+            if calibration is not None:
+                raise ValueError(
+                    "a calibration changes the twin's own channel model, which a twin with "
+                    "sync enabled does not use (it works on the channel reports)"
+                )
             self.physical = physical or PhysicalLayer(scenario, self.seed)
             self._truth_network = self.physical.network
             self._truth_activity = self.physical.activity
@@ -102,8 +115,9 @@ class Twin:
                 raise ValueError("a physical layer was given but scenario.sync.enabled is false")
             self.physical = None
             self._truth_network = RadioNetwork(
-                scenario, stream(scenario.seed, "layout"), stream(self.seed, "network")
-            )
+                scenario, stream(scenario.seed, "layout"), stream(self.seed, "network"),
+                calibration=calibration,
+            )  # fmt: skip
             self._truth_activity = UserActivity(
                 scenario.users.activity, self._truth_network.n_users, stream(self.seed, "activity")
             )

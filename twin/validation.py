@@ -7,8 +7,8 @@ fading, shadowing, mobility and activity are then identical in both runs (common
 numbers), so the paired difference measures the design, not the luck of the draw.
 
 The work is split into :class:`SeedTask` -> :func:`run_seed` -> :class:`SeedResult`, small
-picklable values, so an :class:`Executor` can run seeds anywhere; ``local`` (in this
-process) is the one executor for now.
+picklable values, so any :mod:`twin.executors` executor (local processes, Ray) can run the
+seeds; the report's numbers do not depend on which one did.
 """
 
 from __future__ import annotations
@@ -19,27 +19,28 @@ import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
 from twin.controllers.base import Observation
 from twin.errors import AignError, DesignError, Problem
+from twin.executors import Executor, make_executor
 from twin.instance import Design, ProblemInstance
 from twin.kpi import percentile_kpis
 from twin.physical import metrics_for
 from twin.scenario import Gates, Scenario
 from twin.sim import PHASE_RECORD, PhasedTimeout, Twin
 
+if TYPE_CHECKING:
+    from twin.calibration import Calibration
+
 VALIDATION_FORMAT = "aign.validation/1"
 CONFIDENCE = 0.95  # every interval in a report is a two-sided 95% interval
 # A clock time counts as "at or after" a switch time within this tolerance (float drift of
 # accumulated steps).
 TIME_ATOL_S = 1e-9
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 # --------------------------------------------------------------------------- identity
@@ -52,9 +53,13 @@ def scenario_digest(scenario: Scenario) -> str:
     """Hash of what the network is: every field but ``description`` and ``gates``.
 
     Gates are compared on their own (a validation is current only under the gates it was
-    judged by), so that tightening a gate does not rename every design.
+    judged by), so that tightening a gate does not rename every design. An unset
+    ``sync.physical_channel`` is left out, so scenarios from before it keep their digests.
     """
-    content = scenario.model_dump(mode="json", exclude={"description", "gates"})
+    exclude: dict[str, Any] = {"description": True, "gates": True}
+    if scenario.sync.physical_channel is None:
+        exclude["sync"] = {"physical_channel"}
+    content = scenario.model_dump(mode="json", exclude=exclude)
     return hashlib.sha256(canonical_json(content)).hexdigest()[:16]
 
 
@@ -192,6 +197,7 @@ class SeedTask:
     baseline_mw: tuple[float, ...]
     seed: int
     window_s: float
+    calibration: Calibration | None = None  # the twin's channel fitted to reports
 
 
 @dataclass(frozen=True)
@@ -257,10 +263,18 @@ def unsynced(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"sync": scenario.sync.model_copy(update={"enabled": False})})
 
 
-def simulate_held(scenario: Scenario, power_mw: np.ndarray, seed: int, window_s: float) -> RunKpis:
+def simulate_held(
+    scenario: Scenario,
+    power_mw: np.ndarray,
+    seed: int,
+    window_s: float,
+    calibration: Calibration | None = None,
+) -> RunKpis:
     """Run the twin (sync off) for ``window_s`` with ``power_mw`` held; KPIs per tick."""
     scenario = unsynced(scenario)
-    twin = Twin(scenario, controller=PowerSchedule([(0.0, power_mw)]), seed=seed)
+    twin = Twin(
+        scenario, controller=PowerSchedule([(0.0, power_mw)]), seed=seed, calibration=calibration
+    )
     averager = TickAverager(scenario, twin.constraints.active())
 
     def probe() -> Generator:
@@ -279,53 +293,16 @@ def simulate_held(scenario: Scenario, power_mw: np.ndarray, seed: int, window_s:
 
 def run_seed(task: SeedTask) -> SeedResult:
     """Design and baseline on one seed (the unit of work an executor distributes)."""
-    design = simulate_held(task.scenario, np.asarray(task.design_mw), task.seed, task.window_s)
+    design = simulate_held(
+        task.scenario, np.asarray(task.design_mw), task.seed, task.window_s, task.calibration
+    )
     if task.baseline_mw == task.design_mw:
         baseline = design
     else:
         baseline = simulate_held(
-            task.scenario, np.asarray(task.baseline_mw), task.seed, task.window_s
+            task.scenario, np.asarray(task.baseline_mw), task.seed, task.window_s, task.calibration
         )
     return SeedResult(task.seed, design, baseline)
-
-
-# --------------------------------------------------------------------------- executors
-class Executor(Protocol):
-    """Runs a function over tasks and returns the results in task order."""
-
-    name: str
-
-    def map(
-        self, fn: Callable[[T], R], tasks: Sequence[T], progress: Callable[[float], None] | None
-    ) -> list[R]: ...
-
-
-class LocalExecutor:
-    """Every task in this process, one after the other."""
-
-    name = "local"
-
-    def map(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        progress: Callable[[float], None] | None = None,
-    ) -> list[R]:
-        results = []
-        for k, task in enumerate(tasks):
-            results.append(fn(task))
-            if progress is not None:
-                progress((k + 1) / len(tasks))
-        return results
-
-
-EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor}
-
-
-def make_executor(name: str) -> Executor:
-    if name not in EXECUTORS:
-        raise AignError(f"unknown executor {name!r}; available: {', '.join(EXECUTORS)}")
-    return EXECUTORS[name]()
 
 
 # --------------------------------------------------------------------------- statistics
@@ -368,9 +345,10 @@ def validate_design(
     baseline_source: str = "in force",
     runs: int | None = None,
     seed: int | None = None,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     progress: Callable[[float], None] | None = None,
     now: datetime | None = None,
+    calibration: Calibration | None = None,
 ) -> dict[str, Any]:
     """Validate ``design`` against ``baseline_mw`` on the twin; the report as JSON data.
 
@@ -378,6 +356,8 @@ def validate_design(
     holds the design's mean utility with its 95% interval, the paired improvement over the
     baseline, the probability that each constraint holds, the 5th-percentile user rate and
     the verdict against ``scenario.gates`` (see docs/deployment.md for every field).
+    With ``calibration`` the twin's channel is the one fitted to channel reports, and the
+    report cites it (``calibration``: its digest and fit).
     """
     gates = scenario.gates
     runs = gates.runs if runs is None else int(runs)
@@ -390,14 +370,27 @@ def validate_design(
     baseline = check_design(
         scenario, Design(np.asarray(baseline_mw), baseline_source), source="baseline"
     )
-    runner = make_executor(executor) if isinstance(executor, str) else executor
+    if calibration is not None:
+        from twin.calibration import check_calibration
+
+        check_calibration(scenario, calibration)
+    runner = make_executor(executor)
     tasks = [
         SeedTask(
-            scenario, tuple(power.tolist()), tuple(baseline.tolist()), seed + r, gates.window_s
+            scenario,
+            tuple(power.tolist()),
+            tuple(baseline.tolist()),
+            seed + r,
+            gates.window_s,
+            calibration,
         )
         for r in range(runs)
     ]
-    results: list[SeedResult] = runner.map(run_seed, tasks, progress)
+    try:
+        results: list[SeedResult] = runner.map(run_seed, tasks, progress)
+    finally:
+        if runner is not executor:  # made here from a name: release its workers
+            runner.close()
 
     digest = scenario_digest(scenario)
     design_u = [r.design.utility for r in results]
@@ -439,6 +432,8 @@ def validate_design(
         "sinr_db_mean": _mean_sinr_db([r.design for r in results]),
         "gates": gates.model_dump(mode="json"),
     }
+    if calibration is not None:
+        report["calibration"] = calibration.summary()
     report["verdict"] = judge(report, gates)
     return finite(report)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AignError
+from twin.executors import EXECUTOR_HELP
 from ui.cli_ops import add_ops_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -113,9 +114,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if progress is not None:
         with progress:
             result = simulate(args.scenario, controller=args.controller, seed=args.seed,
-                              progress=update)  # fmt: skip
+                              progress=update, calibration=args.calibration)  # fmt: skip
     else:
-        result = simulate(args.scenario, controller=args.controller, seed=args.seed)
+        result = simulate(args.scenario, controller=args.controller, seed=args.seed,
+                          calibration=args.calibration)  # fmt: skip
     summary = _finite(result.summary())
     if args.out:
         with _OutputDir(args.out) as tmp:
@@ -260,7 +262,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         batch=args.batch, horizon=args.horizon,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        report = collect(spec)
+        report = collect(spec, executor=args.executor)
     else:
         from rich.progress import Progress
 
@@ -270,7 +272,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             def update(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = collect(spec, progress=update)
+            report = collect(spec, progress=update, executor=args.executor)
     _print_json(report)
     return 0
 
@@ -279,6 +281,81 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
     from agents.dataset import TrajectoryDataset
 
     _print_json(_finite(TrajectoryDataset.load(args.dataset).info()))
+    return 0
+
+
+# --------------------------------------------------------------------------- calibration
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the twin's path loss and shadowing map to the network's channel reports."""
+    from twin.calibration import calibrate_from_network
+    from twin.scenario_io import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    calibration = calibrate_from_network(scenario, args.reports, seed=args.seed,
+                                         start_s=args.start)  # fmt: skip
+    calibration.save(args.out)
+    pl = calibration.path_loss
+    sh = calibration.shadowing
+    print(
+        f"wrote {args.out}: {calibration.reports} reports, {calibration.bins} observations; "
+        f"path loss {pl.intercept_db:.1f} dB + 10 x {pl.exponent:.2f} (+-{pl.exponent_stderr:.2f})"
+        f" log10(d / 1 m); shadowing std {0.0 if sh is None else sh.prior_std_db:.1f} dB "
+        f"(calibration {calibration.digest()}; use it with --calibration {args.out})"
+    )
+    if scenario.sync.physical_seed is None:
+        print(
+            "aign calibrate: note: sync.physical_seed is null, so every seed of the physical "
+            "layer draws its own shadowing: only the path-loss fit carries over between them",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- sweep
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Every combination of the parameters x every seed on the twin; tables and figures."""
+    from twin.scenario_io import load_scenario
+    from twin.sweep import SweepSpec, parse_param, run_sweep, summarize
+    from ui.figures import sweep_figure
+
+    spec = SweepSpec(
+        load_scenario(args.scenario), [parse_param(p) for p in args.param],
+        controllers=args.controller or [], seeds=args.seeds, seed=args.seed,
+    )  # fmt: skip
+    cells = spec.cells()  # validates every combination before anything runs
+    print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {spec.seeds} seeds) "
+          f"on {args.executor}", file=sys.stderr)  # fmt: skip
+    if args.quiet or not sys.stderr.isatty():
+        report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("sweeping", total=None)
+            report = run_sweep(
+                spec, args.out, executor=args.executor, fmt=args.format,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    summary = summarize(report.rows, report.params)
+    html = Path(args.out) / "figures.html"
+    swept = [p for p, values in spec.params if len(values) > 1]  # one value: a setting
+    figures = [sweep_figure(summary, p, report.params) for p in swept] or [
+        sweep_figure(summary, None, report.params)
+    ]
+    tmp = html.with_name(".figures.html.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("<html><head><meta charset='utf-8'><title>aign sweep</title></head><body>\n")
+        for k, fig in enumerate(figures):  # plotly.js inline once: the page works offline
+            fh.write(fig.to_html(full_html=False, include_plotlyjs=k == 0))
+        fh.write("</body></html>\n")
+    os.replace(tmp, html)
+    result = report.to_dict()
+    result["files"]["figures"] = "figures.html"
+    _print_json(result)
+    if report.failures:
+        print(f"aign sweep: {len(report.failures)} run(s) failed (see {args.out}/failures.json); "
+              "run the same command again to retry them", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -400,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR", help="write kpis.csv, powers.csv, summary.json")
     sim.add_argument("--json", action="store_true", help="print the summary as JSON")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--calibration", metavar="FILE", help="the twin's channel from aign calibrate (sync off)"
+    )
     sim.set_defaults(func=cmd_simulate)
 
     inst = sub.add_parser("instance", help="snapshot a problem instance from the twin")
@@ -458,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--max-users", type=int, help="pad to this many users")
     col.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
     col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
+    col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
     col.add_argument("--horizon", type=int, default=8, help="steps per episode")
     col.add_argument("--out", required=True, metavar="DATASET")
     col.add_argument("--quiet", action="store_true")
@@ -503,6 +584,51 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_benchmark)
 
     add_ops_commands(sub)  # validate, deploy, deployments, rollback
+
+    cal = sub.add_parser(
+        "calibrate", help="fit the twin's path loss and shadowing map to channel reports"
+    )
+    cal.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    cal.add_argument("--reports", type=int, default=20, help="channel reports to fit (20)")
+    cal.add_argument("--seed", type=int, help="seed of the run that collects them")
+    cal.add_argument("--start", type=float, default=0.0, metavar="S",
+                     help="collect reports measured after S seconds (default 0)")  # fmt: skip
+    cal.add_argument("--out", required=True, metavar="FILE", help="calibration JSON")
+    cal.set_defaults(func=cmd_calibrate)
+
+    sw = sub.add_parser("sweep", help="run every parameter combination x seeds on the twin")
+    sw.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    sw.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="a swept parameter (repeat): users, speed, noise_figure, price, "
+        "shadowing, sync_error, duration, or any dotted scenario field",
+    )
+    sw.add_argument(
+        "--controller",
+        action="append",
+        metavar="SPEC",
+        help="controller(s) to compare (repeat; default: the scenario's)",
+    )
+    sw.add_argument("--seeds", type=int, default=1, help="seeds per combination (default 1)")
+    sw.add_argument("--seed", type=int, help="first seed (default: the scenario's)")
+    sw.add_argument("--executor", default="local", help=EXECUTOR_HELP)
+    sw.add_argument(
+        "--format",
+        default="csv",
+        choices=["csv", "parquet", "both"],
+        help="table format (default csv)",
+    )
+    sw.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder; rerunning the same command resumes it",
+    )
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)  # fmt: skip
 
     ui = sub.add_parser("ui", help="open the browser app (Dash) on http://127.0.0.1:8050")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

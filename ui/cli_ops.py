@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AignError
+from twin.executors import EXECUTOR_HELP
 
 EXIT_NOT_ACCEPTED = 3
 
@@ -77,6 +78,17 @@ def _load(scenario_arg: str, design_path: str, index: int | None):
     return scenario, designs[index], str(source.resolve()) if source.exists() else scenario_arg
 
 
+def _calibration(path: str | None, scenario: Any) -> Any:
+    """The calibration file ``path`` (aign calibrate), checked against ``scenario``."""
+    if not path:
+        return None
+    from twin.calibration import Calibration, check_calibration
+
+    calibration = Calibration.load(path)
+    check_calibration(scenario, calibration, source=path)
+    return calibration
+
+
 def _timeout(value: float | None) -> float:
     from twin.deployment import DEFAULT_APPLY_TIMEOUT_S
 
@@ -119,6 +131,7 @@ def _in_force_line(in_force: dict[str, Any] | None) -> str:
 # --------------------------------------------------------------------------- validate
 def cmd_validate(args: argparse.Namespace) -> int:
     scenario, design, _ = _load(args.scenario, args.design, args.index)
+    calibration = _calibration(args.calibration, scenario)
     ops = _operations()
     try:
         progress = None
@@ -137,10 +150,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     seed=args.seed,
                     executor=args.executor,
                     progress=progress,
+                    calibration=calibration,
                 )
         else:
             report = ops.validate(
-                scenario, design, runs=args.runs, seed=args.seed, executor=args.executor
+                scenario,
+                design,
+                runs=args.runs,
+                seed=args.seed,
+                executor=args.executor,
+                calibration=calibration,
             )
     finally:
         _note(ops.recovered)
@@ -177,6 +196,13 @@ def validation_summary(report: dict[str, Any], log_path: str = "") -> str:
     lines.append("  gates:")
     for check in report["verdict"]["checks"]:
         lines.append(f"    {'ok  ' if check['passed'] else 'FAIL'} {check['message']}")
+    calibration = report.get("calibration")
+    if calibration:
+        pl = calibration["path_loss"]
+        lines.append(
+            f"  twin calibrated from {calibration['reports']} channel reports "
+            f"(calibration {calibration['digest']}: path-loss exponent {pl['exponent']:.3g})"
+        )
     where = f", recorded in {log_path}" if log_path else ""
     lines.append(f"  created {report['created_at']}, signed{where}")
     return "\n".join(lines)
@@ -282,6 +308,14 @@ def history_summary(data: dict[str, Any]) -> str:
                 f"mean |utility error| {_fmt(fid['utility_abs_error_mean'], 4)}, "
                 f"SINR RMSE {_fmt(fid['sinr_rmse_db_mean'], 3)} dB"
             )
+            groups = fid.get("by_calibration") or {}
+            for key, group in groups.items() if len(groups) > 1 else ():
+                twin = "uncalibrated twin" if key == "none" else f"calibration {key}"
+                lines.append(
+                    f"    {twin}: {group['deployments_observed']} deployments, mean |utility "
+                    f"error| {_fmt(group['utility_abs_error_mean'], 4)}, SINR RMSE "
+                    f"{_fmt(group['sinr_rmse_db_mean'], 3)} dB"
+                )
     if not data["operations"]:
         lines.append("no operations recorded")
     for op in data["operations"]:
@@ -348,9 +382,14 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:
     val.add_argument(
         "--seed", type=int, help="first seed; run r uses seed + r (default: the scenario's)"
     )
-    val.add_argument("--executor", default="local", help="where runs execute: local (default)")
+    val.add_argument("--executor", default="local", help=EXECUTOR_HELP)
     val.add_argument("--index", type=int, help="which design of a file holding several")
     val.add_argument("--out", metavar="FILE", help="also write the report JSON to FILE")
+    val.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="predict on the twin recalibrated from channel reports (aign calibrate --out)",
+    )
     val.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
     val.add_argument("--quiet", action="store_true", help="no progress bar")
     val.set_defaults(func=cmd_validate)

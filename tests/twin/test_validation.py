@@ -8,12 +8,12 @@ import pytest
 from tests.twin.small import small_scenario
 from twin.controllers import make_controller
 from twin.errors import AignError, DesignError, ScenarioError
+from twin.executors import LocalExecutor
 from twin.instance import Design
 from twin.scenario import Scenario
 from twin.scenario_io import load_scenario, parse_scenario
 from twin.sim import Twin
 from twin.validation import (
-    LocalExecutor,
     design_digest,
     initial_powers,
     mean_ci,
@@ -133,7 +133,9 @@ def test_any_executor_with_map_runs_the_seeds():
     seen = []
 
     class Recording(LocalExecutor):
-        name = "recording"
+        def __init__(self):
+            super().__init__(workers=1)
+            self.name = "recording"
 
         def map(self, fn, tasks, progress=None):
             seen.extend(t.seed for t in tasks)
@@ -148,8 +150,8 @@ def test_any_executor_with_map_runs_the_seeds():
 
 def test_unknown_executor_is_refused_with_the_choices():
     scenario = small()
-    with pytest.raises(AignError, match="unknown executor 'ray'; available: local"):
-        validate_design(scenario, fixed(scenario, 10), initial_powers(scenario), executor="ray")
+    with pytest.raises(AignError, match="unknown executor 'dask'; use local, local:N, ray"):
+        validate_design(scenario, fixed(scenario, 10), initial_powers(scenario), executor="dask")
 
 
 def test_design_for_another_scenario_is_refused():

@@ -51,6 +51,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
         "source": "random",
         "already_stored": 4,
         "collected": 0,
+        "executor": "local",
     }
     code, out, _ = run(capsys, "dataset", "info", str(data))
     info = json.loads(out)

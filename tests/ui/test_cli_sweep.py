@@ -1,0 +1,59 @@
+"""aign sweep end to end: tables, figures, resume and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from ui.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sweep_writes_tables_and_an_offline_figure_page(capsys, tmp_path):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "default", "--param", "users=3,5", "--param", "duration=1",
+            "--controller", "fpc", "--controller", "max", "--seeds", "2",
+            "--executor", "local:1", "--out", str(out), "--quiet"]  # fmt: skip
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["cells"] == 8 and report["ran"] == 8 and report["failed"] == 0
+    assert "8 runs (4 settings x 2 seeds) on local:1" in err
+    with open(out / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["users"], r["controller"]) for r in rows} == {
+        ("3", "fpc"),
+        ("5", "fpc"),
+        ("3", "max"),
+        ("5", "max"),
+    }
+    page = (out / "figures.html").read_text()
+    assert "KPIs against users" in page and "KPIs against duration" not in page
+    assert "<script src=" not in page  # plotly.js is inline: the page works offline
+
+    code, stdout, _ = run(capsys, *argv)  # the same command again resumes: nothing to do
+    assert code == 0 and json.loads(stdout)["already_done"] == 8
+
+
+def test_a_failed_run_makes_the_command_fail_and_says_how_to_retry(capsys, tmp_path):
+    code, stdout, err = run(
+        capsys, "sweep", "default", "--param", "duration=1", "--controller", "bcq:/missing",
+        "--executor", "local:1", "--out", str(tmp_path / "s"), "--quiet",
+    )  # fmt: skip
+    assert code == 1
+    assert json.loads(stdout)["failed"] == 1
+    assert "run the same command again to retry them" in err
+
+
+def test_bad_sweep_input_is_a_clear_error(capsys, tmp_path):
+    code, _, err = run(capsys, "sweep", "default", "--param", "usres=3",
+                       "--out", str(tmp_path / "s"))  # fmt: skip
+    assert code != 0 and "did you mean 'users'" in err and "Traceback" not in err
+    code, _, err = run(capsys, "sweep", "default", "--param", "users=3",
+                       "--executor", "mpi", "--out", str(tmp_path / "t"))  # fmt: skip
+    assert code != 0 and "unknown executor 'mpi'" in err
