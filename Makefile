@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test lint bench bench-mobile-env model clean
+.PHONY: setup browser redis run test lint bench bench-scale bench-mobile-env model clean
 
 setup: $(STAMP)
 
@@ -24,13 +24,24 @@ browser:
 		$$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; \
 	fi
 
-test: setup browser
+# The app's Celery + Redis path is tested against a throwaway Debian redis-server.
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y redis-server; \
+	fi
+
+test: setup browser redis
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Figures and their commands: benchmarks/RESULTS.md.
 bench: setup
 	$(BIN)/python benchmarks/twin_ticks.py
+
+# Twin ticks/s, memory per 1000 users and the UI maps at 1000 x 20 and 10000 x 100.
+bench-scale: setup
+	nice $(BIN)/python benchmarks/scale.py
 
 # Needs mobile-env in its own venv (MENV_PY, default /tmp/menv/bin/python); see the script.
 bench-mobile-env: setup

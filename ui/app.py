@@ -4,15 +4,17 @@ Every page is rendered once and shown or hidden by the URL, so a job started on 
 keeps running while another is open. State lives in the browser tab (``sessionStorage``
 stores), never in module globals: two tabs are two independent sessions. Long work (twin
 runs, design generation, validation, deployment) runs in background callbacks; the default
-manager is a local :class:`dash.DiskcacheManager`; for several users pass
-:func:`celery_manager` (Celery with Redis; ``AIGN_UI_REDIS=redis://host:6379/0 aign ui``,
-and workers that build the same app: ``manager = celery_manager(URL);
-create_app(background_manager=manager); celery_app = manager.handle``, then
-``celery -A that_module:celery_app worker``). Not exercised by the tests.
+manager is a local :class:`dash.DiskcacheManager` (jobs in child processes of the server).
+For several users, jobs go to Celery workers over Redis: ``AIGN_UI_REDIS=redis://host:6379/0``
+in the environment of ``aign ui`` and of ``celery -A ui.worker:celery_app worker``
+(:mod:`ui.worker` builds the same app, so its workers know every background callback by the
+name the server sends; both need the same ``AIGN_HOME``). tests/e2e/test_app_celery.py runs
+a what-if job that way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -56,16 +58,34 @@ def default_manager(cache_dir: str | os.PathLike | None = None):
 
 
 def celery_manager(redis_url: str):
-    """A Celery + Redis background manager, for several users (``pip install celery redis``)."""
-    from celery import Celery
-
+    """A Celery background manager with Redis as broker and result store, for several users
+    (``pip install -e ".[celery]"``); the workers run :mod:`ui.worker`."""
+    try:
+        from celery import Celery
+    except ImportError:
+        raise AignError(
+            'AIGN_UI_REDIS needs Celery and redis: pip install -e ".[celery]"'
+        ) from None
     app = Celery(__name__, broker=redis_url, backend=redis_url)
-    return dash.CeleryManager(app)
+    app.conf.broker_connection_retry_on_startup = True
+    return dash.CeleryManager(app, expire=3600)
 
 
 def _manager_from_env():
     url = os.environ.get("AIGN_UI_REDIS")
     return celery_manager(url) if url else default_manager()
+
+
+def worker_celery_app(redis_url: str | None = None, home: str | os.PathLike | None = None):
+    """The Celery app of a worker for ``aign ui`` with ``AIGN_UI_REDIS``: it builds the same
+    Dash app, which registers every background callback as a Celery task under the name the
+    server sends (a hash of the callback's outputs and source)."""
+    url = redis_url or os.environ.get("AIGN_UI_REDIS")
+    if not url:
+        raise AignError("set AIGN_UI_REDIS (redis://HOST:PORT/DB) for the workers, as for aign ui")
+    manager = celery_manager(url)
+    create_app(home=home, background_manager=manager)
+    return manager.handle
 
 
 def _on_error(err: Exception) -> None:
@@ -192,5 +212,25 @@ def page_styles(pathname: str | None) -> list[dict]:
 def serve(scenario: str = "default", host: str = "127.0.0.1", port: int = 8050) -> None:
     """``aign ui``: serve the app (debug off) until interrupted."""
     app = create_app(scenario)
+    _stop_jobs_on_sigterm()
     print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops)")
     app.run(host=host, port=port, debug=False)
+
+
+def _stop_jobs_on_sigterm() -> None:
+    """On SIGTERM (a service manager or a test stopping the server) end the running
+    background jobs too: they are child processes that would otherwise live on, orphaned,
+    computing for no one. (Ctrl-C reaches them already: it signals the whole process group.)"""
+    import signal
+
+    import psutil
+
+    def stop(signum: int, frame: object) -> None:
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        psutil.wait_procs(children, timeout=5)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)

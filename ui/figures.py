@@ -50,43 +50,113 @@ def empty_figure(message: str) -> go.Figure:
 
 
 # --------------------------------------------------------------------------- map
+# Drawing budget of the maps. Past a few thousand markers a browser pans slowly and the
+# figure's JSON grows by megabytes, so a larger network is drawn downsampled: a seeded
+# uniform subsample of its users (the same network always shows the same users), only
+# their links, the strongest interference links among them, and a title that says so.
+MAX_DRAWN_USERS = 2000
+MAX_DRAWN_INTERFERENCE = 500
+WEBGL_MIN_POINTS = 1000  # marker traces with more points than this are drawn with WebGL
+MAP_SAMPLE_SEED = 0
+
+
+def subsample(n: int, k: int, seed: int = MAP_SAMPLE_SEED) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` items, ascending: all of them when ``n <= k``, else
+    ``k`` drawn uniformly without replacement from a generator seeded with ``seed``."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max(0, k), replace=False))
+
+
+def _markers(x: Sequence[float], y: Sequence[float], **kwargs: Any) -> go.Scatter | go.Scattergl:
+    """A marker trace: SVG for a few points, WebGL above :data:`WEBGL_MIN_POINTS`."""
+    trace = go.Scattergl if len(x) > WEBGL_MIN_POINTS else go.Scatter
+    return trace(x=x, y=y, mode="markers", **kwargs)
+
+
+def _shown(n_drawn: int, n_total: int, what: str) -> str:
+    return "" if n_drawn == n_total else f"showing {n_drawn} of {n_total} {what}"
+
+
+def _titled(fig: go.Figure, title: str, note: str) -> go.Figure:
+    """The figure's layout with ``title``, and ``note`` (what was downsampled) under it."""
+    if not note:
+        return _layout(fig, title)
+    _layout(fig, f"{title}<br><span style='font-size:12px'>{note}</span>")
+    fig.update_layout(margin_t=70)
+    return fig
+
+
+def _bs_marker_size(n_bs: int) -> int:
+    return 16 if n_bs <= 30 else 9
+
+
 def network_map(
-    graph: nx.Graph, width_m: float | None = None, height_m: float | None = None, title: str = ""
+    graph: nx.Graph,
+    width_m: float | None = None,
+    height_m: float | None = None,
+    title: str = "",
+    max_users: int = MAX_DRAWN_USERS,
+    max_interference: int = MAX_DRAWN_INTERFERENCE,
 ) -> go.Figure:
     """BSs, users, association edges (solid) and strong-interference edges (dotted) of a
-    :func:`twin.topology.network_graph`."""
+    :func:`twin.topology.network_graph`.
+
+    At most ``max_users`` users are drawn (:func:`subsample` of the graph's users in index
+    order), with their association edges and the ``max_interference`` strongest
+    interference edges among them; the title and legend say how many of how many.
+    """
+    users = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "user")
+    shown = [users[k] for k in subsample(len(users), max_users)]
+    shown_set = set(shown)
+    association, interference = [], []
+    for a, b, data in graph.edges(data=True):
+        user, bs = (a, b) if a[0] == "user" else (b, a)
+        if user not in shown_set:
+            continue
+        if data.get("kind") == "association":
+            association.append((user, bs))
+        elif data.get("kind") == "interference":
+            interference.append((-data.get("relative_db", 0.0), user, bs))
+    total_interference = graph.graph.get(
+        "interference_edges",
+        sum(1 for *_, d in graph.edges(data=True) if d.get("kind") == "interference"),
+    )
+    interference = [(u, b) for _, u, b in sorted(interference)[: max(0, max_interference)]]
+
     fig = go.Figure()
-    for kind, style, name in (
-        ("association", {"color": "#7f7f7f", "width": 1}, "association"),
-        ("interference", {"color": "#d62728", "width": 1, "dash": "dot"},
+    for edges, style, name in (
+        (association, {"color": "#7f7f7f", "width": 1}, "association"),
+        (interference, {"color": "#d62728", "width": 1, "dash": "dot"},
          "strong interference"),
     ):  # fmt: skip
         xs: list[float | None] = []
         ys: list[float | None] = []
-        for a, b, data in graph.edges(data=True):
-            if data.get("kind") != kind:
-                continue
+        for a, b in edges:
             (x0, y0), (x1, y1) = graph.nodes[a]["pos"], graph.nodes[b]["pos"]
             xs += [x0, x1, None]
             ys += [y0, y1, None]
+        if name == "strong interference" and len(edges) < total_interference:
+            name = f"{name} (strongest {len(edges)} of {total_interference})"
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=style, name=name,
                                  hoverinfo="skip"))  # fmt: skip
-    for kind, marker, name in (
-        ("user", {"size": 8, "color": COLORS[0]}, "users"),
-        ("bs", {"size": 16, "color": "black", "symbol": "triangle-up"}, "base stations"),
-    ):
-        nodes = [(n, d) for n, d in graph.nodes(data=True) if d.get("kind") == kind]
+    stations = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "bs")
+    users_note = _shown(len(shown), len(users), "users")
+    for nodes, marker, name in (
+        (shown, {"size": 8 if len(shown) <= WEBGL_MIN_POINTS else 4, "color": COLORS[0]},
+         "users" + (f" ({len(shown)} of {len(users)})" if users_note else "")),
+        (stations, {"size": _bs_marker_size(len(stations)), "color": "black",
+                    "symbol": "triangle-up"}, "base stations"),
+    ):  # fmt: skip
+        pos = [graph.nodes[n]["pos"] for n in nodes]
         fig.add_trace(
-            go.Scatter(
-                x=[d["pos"][0] for _, d in nodes], y=[d["pos"][1] for _, d in nodes],
-                mode="markers", marker=marker, name=name,
-                text=[f"{n[0]} {n[1]}" for n, _ in nodes], hoverinfo="text",
-            )
+            _markers([p[0] for p in pos], [p[1] for p in pos], marker=marker, name=name,
+                     text=[f"{n[0]} {n[1]}" for n in nodes], hoverinfo="text")
         )  # fmt: skip
     fig.update_xaxes(title="x (m)", range=None if width_m is None else [0, width_m])
     fig.update_yaxes(title="y (m)", scaleanchor="x", scaleratio=1,
                      range=None if height_m is None else [0, height_m])  # fmt: skip
-    return _layout(fig, title or "network: association and strong interference")
+    return _titled(fig, title or "network: association and strong interference", users_note)
 
 
 # --------------------------------------------------------------------------- runs
@@ -200,9 +270,12 @@ def sinr_heatmap(
     bs_positions: np.ndarray,
     threshold_db: float = 0.0,
     title: str = "",
+    user_positions: np.ndarray | None = None,
+    max_users: int = MAX_DRAWN_USERS,
 ) -> go.Figure:
-    """Heat map of SINR (dB, ``sinr_db[row y, column x]``), BS markers and the contour where
-    SINR equals the coverage threshold."""
+    """Heat map of SINR (dB, ``sinr_db[row y, column x]``), BS markers, the contour where
+    SINR equals the coverage threshold and, if given, the users (at most ``max_users``, a
+    :func:`subsample`; the title says how many of how many)."""
     z = np.where(np.isfinite(sinr_db), sinr_db, np.nan)
     fig = go.Figure(
         go.Heatmap(x=x_m, y=y_m, z=z, colorscale="RdYlGn", colorbar={"title": {"text": "dB"}},
@@ -216,16 +289,27 @@ def sinr_heatmap(
                    name=f"coverage threshold {threshold_db:g} dB", showlegend=True,
                    hoverinfo="skip")
     )  # fmt: skip
+    users_note = ""
+    if user_positions is not None:
+        users = np.asarray(user_positions, dtype=float).reshape(-1, 2)
+        shown = users[subsample(len(users), max_users)]
+        users_note = _shown(len(shown), len(users), "users")
+        fig.add_trace(
+            _markers(shown[:, 0], shown[:, 1], hoverinfo="skip",
+                     name="users" + (f" ({len(shown)} of {len(users)})" if users_note else ""),
+                     marker={"size": 4, "color": "#1f77b4", "opacity": 0.7})
+        )  # fmt: skip
     bs = np.asarray(bs_positions, dtype=float).reshape(-1, 2)
     fig.add_trace(
-        go.Scatter(x=bs[:, 0], y=bs[:, 1], mode="markers", name="base stations",
-                   marker={"symbol": "triangle-up", "size": 16, "color": "black"})
+        _markers(bs[:, 0], bs[:, 1], name="base stations",
+                 marker={"symbol": "triangle-up", "size": _bs_marker_size(len(bs)),
+                         "color": "black"})
     )  # fmt: skip
     covered = float(np.mean(z >= threshold_db)) if np.isfinite(z).any() else 0.0
     fig.update_xaxes(title="x (m)")
     fig.update_yaxes(title="y (m)", scaleanchor="x", scaleratio=1)
-    return _layout(fig, title or f"uplink SINR; {100 * covered:.0f}% of the area >= "
-                                 f"{threshold_db:g} dB")  # fmt: skip
+    title = title or f"uplink SINR; {100 * covered:.0f}% of the area >= {threshold_db:g} dB"
+    return _titled(fig, title, users_note)
 
 
 def coverage_fraction(sinr_db: np.ndarray, threshold_db: float) -> float:
@@ -278,3 +362,72 @@ def predicted_vs_realized(outcome: Mapping[str, Any]) -> go.Figure:
     fig.update_yaxes(title="utility U")
     status = outcome.get("status", "")
     return _layout(fig, f"deployment {status.replace('_', ' ')}: predicted vs realized utility")
+
+
+# --------------------------------------------------------------------------- sweeps
+SWEEP_KPIS = ("mean_utility", "mean_sum_rate_bps", "mean_total_power_mw", "mean_rate_bps_p5")
+
+
+def _hex_rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def sweep_figure(
+    summary: Sequence[Mapping[str, Any]],
+    param: str | None,
+    params: Sequence[str],
+    kpis: Sequence[str] = SWEEP_KPIS,
+) -> go.Figure:
+    """KPIs against one swept parameter: the mean over seeds with its 95% band, one line per
+    setting of the other parameters and controller (``param=None``: KPIs per controller).
+
+    ``summary`` holds :func:`twin.sweep.summarize` rows.
+    """
+    from plotly.subplots import make_subplots
+
+    kpis = [k for k in kpis if any(r["kpi"] == k for r in summary)]
+    if not kpis:
+        return empty_figure("no finished runs to plot")
+    labels = [KPI_LABELS.get(k.removeprefix("mean_"), k) for k in kpis]
+    fig = make_subplots(rows=1, cols=len(kpis), subplot_titles=labels,
+                        horizontal_spacing=0.08)  # fmt: skip
+    # Parameters held at one value are settings, not lines: leave them out of the names.
+    others = [p for p in params if p != param and len({repr(r.get(p)) for r in summary}) > 1]
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in summary:
+        groups.setdefault(tuple(row.get(p) for p in others) + (row["controller"],), []).append(row)
+    for g, (key, rows) in enumerate(groups.items()):
+        name = ", ".join([f"{p}={v}" for p, v in zip(others, key[:-1], strict=True)] + [key[-1]])
+        color = COLORS[g % len(COLORS)]
+        for c, kpi in enumerate(kpis, start=1):
+            points = [r for r in rows if r["kpi"] == kpi and r["mean"] is not None]
+            if param is None:
+                x = [r["controller"] for r in points]
+            else:
+                points.sort(key=lambda r: r[param])
+                x = [r[param] for r in points]
+            mean = [r["mean"] for r in points]
+            low = [r["ci95_low"] if r["ci95_low"] is not None else r["mean"] for r in points]
+            high = [r["ci95_high"] if r["ci95_high"] is not None else r["mean"] for r in points]
+            if param is not None and len(points) > 1:
+                fig.add_trace(go.Scatter(
+                    x=x + x[::-1], y=high + low[::-1], fill="toself", mode="lines",
+                    line={"width": 0},
+                    fillcolor=_hex_rgba(color, 0.18), hoverinfo="skip", showlegend=False,
+                    legendgroup=name, name=f"{name} 95% CI",
+                ), row=1, col=c)  # fmt: skip
+            fig.add_trace(go.Scatter(
+                x=x, y=mean, mode="lines+markers", name=name, legendgroup=name,
+                showlegend=c == 1, line={"color": color},
+                error_y=None if param is not None and len(points) > 1 else {
+                    "type": "data", "symmetric": False,
+                    "array": [h - m for h, m in zip(high, mean, strict=True)],
+                    "arrayminus": [m - lo for m, lo in zip(mean, low, strict=True)],
+                },
+            ), row=1, col=c)  # fmt: skip
+        if param is not None:
+            for c in range(1, len(kpis) + 1):
+                fig.update_xaxes(title_text=param, row=1, col=c)
+    title = f"KPIs against {param} (mean over seeds, 95% band)" if param else "KPIs per controller"
+    return _layout(fig, title, height=420, width=max(520, 380 * len(kpis)))

@@ -13,6 +13,7 @@ import binascii
 import importlib.util
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,17 @@ def scenario_from_text(text: str | None, source: str = "scenario") -> Scenario:
     return scenario
 
 
-def decode_upload(contents: str | None, filename: str | None) -> str:
-    """Text of a ``dcc.Upload`` (a data URL); refuses binary and oversized files."""
+MAX_DESIGN_BYTES = 2_000_000  # a design file (JSON) the Designs page reads
+
+
+def decode_upload(
+    contents: str | None,
+    filename: str | None,
+    kind: str = "YAML scenario",
+    max_bytes: int = MAX_SCENARIO_BYTES,
+) -> str:
+    """Text of a ``dcc.Upload`` (a data URL); refuses binary files and files over
+    ``max_bytes``, naming the ``kind`` of file expected."""
     if not contents:
         raise AignError("nothing was uploaded")
     _, _, payload = contents.partition(",")
@@ -94,16 +104,14 @@ def decode_upload(contents: str | None, filename: str | None) -> str:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise AignError(f"{filename}: the upload is not readable") from None
-    if len(raw) > MAX_SCENARIO_BYTES:
-        raise AignError(
-            f"{filename}: {len(raw)} bytes; scenarios are limited to {MAX_SCENARIO_BYTES} bytes"
-        )
+    if len(raw) > max_bytes:
+        raise AignError(f"{filename}: {len(raw)} bytes; a {kind} is limited to {max_bytes} bytes")
     if b"\x00" in raw:
-        raise AignError(f"{filename}: a binary file, not a YAML scenario")
+        raise AignError(f"{filename}: a binary file, not a {kind}")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise AignError(f"{filename}: not a UTF-8 text file, not a YAML scenario") from None
+        raise AignError(f"{filename}: not a UTF-8 text file, not a {kind}") from None
 
 
 def save_scenario(text: str, name: str, home: str | os.PathLike) -> Path:
@@ -129,32 +137,69 @@ def save_scenario(text: str, name: str, home: str | os.PathLike) -> Path:
 
 
 # --------------------------------------------------------------------------- topology
+# Networks kept by network_snapshot: the scenario page's map and the two SINR maps of one
+# scenario share one build (about a second and 100-250 MB at 10000 users x 100 BSs).
+SNAPSHOT_CACHE_SIZE = 2
+_snapshots: dict[tuple[str, int], dict[str, Any]] = {}
+_snapshots_lock = threading.Lock()
+
+
 def network_snapshot(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
     """The network at t = 0 as the twin builds it: BS and user positions, average gains,
-    association, and (for geometric channels) the network object for SINR maps."""
+    association, and (for geometric channels) the network object for SINR maps.
+
+    The last :data:`SNAPSHOT_CACHE_SIZE` networks are kept, keyed by the scenario's content
+    and the seed: the same scenario gives the same network, so a repeated call is free.
+    Callers must not change the network (maps only read it).
+    """
+    seed = scenario.seed if seed is None else int(seed)
+    key = (scenario.model_dump_json(), seed)
+    with _snapshots_lock:  # one build at a time: concurrent callbacks wait and share it
+        snap = _snapshots.pop(key, None)
+        if snap is None:
+            snap = _build_snapshot(scenario, seed)
+        _snapshots[key] = snap  # most recently used last
+        while len(_snapshots) > SNAPSHOT_CACHE_SIZE:
+            del _snapshots[next(iter(_snapshots))]
+    return dict(snap)
+
+
+def _build_snapshot(scenario: Scenario, seed: int) -> dict[str, Any]:
     from twin.network import RadioNetwork
     from twin.seeding import stream
 
-    seed = scenario.seed if seed is None else seed
     # The same streams as twin.sim.Twin uses for its own network.
     network = RadioNetwork(scenario, stream(scenario.seed, "layout"), stream(seed, "network"))
+    user_positions = np.array(network.positions)
+    user_positions.flags.writeable = False
     return {
         "network": network,
         "bs_positions": np.asarray(network.bs_positions),
-        "user_positions": np.array(network.positions),
+        "user_positions": user_positions,
         "gains": np.asarray(network.large_scale_gain()),
         "assoc": np.asarray(network.association()),
     }
 
 
-def topology(scenario: Scenario, strong_interference_db: float = 10.0):
-    """The networkx graph of the scenario's network at t = 0 (twin.topology)."""
+# Strong-interference edges the scenario page's graph keeps: the strongest ones. Without a
+# cap a dense network has one per user and neighbouring site (10^4 and more).
+MAX_INTERFERENCE_EDGES = 2000
+
+
+def topology(
+    scenario: Scenario,
+    strong_interference_db: float = 10.0,
+    max_interference_edges: int | None = MAX_INTERFERENCE_EDGES,
+):
+    """The networkx graph of the scenario's network at t = 0 (twin.topology), keeping the
+    ``max_interference_edges`` strongest interference edges (``None``: all)."""
     from twin.topology import network_graph
 
     snap = network_snapshot(scenario)
     return network_graph(
         snap["bs_positions"], snap["user_positions"], snap["gains"], snap["assoc"],
         strong_interference_db=strong_interference_db,
+        max_interference_edges=max_interference_edges,
     )  # fmt: skip
 
 
@@ -249,15 +294,27 @@ def keep_run(runs: list[dict] | None, run: dict) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- SINR map
-def sinr_map(scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40) -> dict[str, Any]:
+# Probe-to-BS links evaluated at once by sinr_map: bounds its temporaries (path loss and
+# the shadowing lookup hold about 100 bytes per link) to a few tens of MB at any size.
+SINR_MAP_CHUNK_LINKS = 1 << 18
+
+
+def sinr_map(
+    scenario: Scenario,
+    power_mw: np.ndarray | None,
+    grid: int = 40,
+    chunk_links: int = SINR_MAP_CHUNK_LINKS,
+) -> dict[str, Any]:
     """Uplink SINR (dB) of a probe user at each point of a grid over the area, transmitting at
     the top level while the scenario's users keep ``power_mw`` (default: the top level too).
 
     The probe's gains come from :meth:`twin.network.RadioNetwork.large_scale_gain_at` (average
     gains, no fading), its serving BS is its strongest, and its SINR is
-    :func:`twin.radio.sinr` over the users plus the probe.
+    :func:`twin.radio.probe_sinr` (what :func:`twin.radio.sinr` gives over the users plus the
+    probe). The grid is evaluated ``chunk_links // B`` points at a time, so memory stays
+    bounded whatever the grid and the network; time is ``O((U + grid^2) B)``.
     """
-    from twin.radio import sinr
+    from twin.radio import probe_sinr
 
     snap = network_snapshot(scenario)
     network = snap["network"]
@@ -266,7 +323,7 @@ def sinr_map(scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40) ->
             f"scenario {scenario.name!r} gives its channel gains explicitly: there is no "
             "geometry to map SINR over"
         )
-    n_users = snap["gains"].shape[0]
+    n_users, n_bs = snap["gains"].shape
     levels = np.asarray(scenario.power.levels(), dtype=float)
     top = float(levels.max())
     power = np.full(n_users, top) if power_mw is None else np.asarray(power_mw, dtype=float)
@@ -277,15 +334,15 @@ def sinr_map(scenario: Scenario, power_mw: np.ndarray | None, grid: int = 40) ->
     xs = np.linspace(0.0, scenario.area.width_m, grid)
     ys = np.linspace(0.0, scenario.area.height_m, grid)
     px, py = np.meshgrid(xs, ys)
-    probe_gains = network.large_scale_gain_at(np.column_stack([px.ravel(), py.ravel()]))
-    gains = np.vstack([snap["gains"], np.zeros((1, snap["gains"].shape[1]))])
-    assoc = np.append(snap["assoc"], 0)
-    powers = np.append(power, top)
-    out = np.empty(probe_gains.shape[0])
-    for k, g in enumerate(probe_gains):
-        gains[-1] = g
-        assoc[-1] = int(np.argmax(g))
-        out[k] = sinr(gains, assoc, powers, network.noise_mw, scenario.reuse)[-1]
+    points = np.column_stack([px.ravel(), py.ravel()])
+    per_chunk = max(1, int(chunk_links) // n_bs)
+    out = np.empty(points.shape[0])
+    for start in range(0, points.shape[0], per_chunk):
+        part = slice(start, start + per_chunk)
+        out[part] = probe_sinr(
+            network.large_scale_gain_at(points[part]), top, snap["gains"], snap["assoc"],
+            power, network.noise_mw, scenario.reuse,
+        )  # fmt: skip
     with np.errstate(divide="ignore"):
         sinr_db = 10 * np.log10(out).reshape(px.shape)
     return {
@@ -338,7 +395,7 @@ def generate_designs(
     and, for the planner, its trajectories.
     """
     from twin.api import snapshot_instance
-    from twin.solvers import solve
+    from twin.solvers import coordinate_affordable, solve
 
     if not 1 <= int(k) <= 64:
         raise AignError(f"K must be between 1 and 64, got {k}")
@@ -363,6 +420,12 @@ def generate_designs(
     elif generator != "baselines":
         raise AignError(f"unknown generator {generator!r}")
     methods = [(m, {}) for m in BASELINE_METHODS] + [("random", {"seed": s}) for s in range(k)]
+    if not coordinate_affordable(instance):
+        methods = [(m, p) for m, p in methods if m != "coordinate"]
+        warnings.append(
+            f"coordinate ascent is left out: {instance.n_users} users x {instance.n_bs} base "
+            "stations is beyond its budget here (the reference is WMMSE)"
+        )
     for n, (method, params) in enumerate(methods):
         design = solve(instance, method, **params)
         if params:

@@ -6,6 +6,7 @@ install it (``apt-get install -y chromium chromium-driver``); they are never ski
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +58,14 @@ def aign_home() -> Iterator[Path]:
         yield Path(home)
 
 
-@pytest.fixture(scope="session")
-def server(aign_home: Path) -> Iterator[str]:
-    """``aign ui`` in a child process (its own AIGN_HOME); yields its base URL."""
+@contextlib.contextmanager
+def running_app(home: Path, env: dict[str, str] | None = None, log_name: str = "server.log"):
+    """``aign ui`` in a child process over ``home`` (extra ``env`` on top of this one's);
+    yields its base URL; afterwards its log must hold no traceback."""
     port = _free_port()
-    env = {**os.environ, "AIGN_HOME": str(aign_home), "PYTHONUNBUFFERED": "1"}
-    log = open(aign_home / "server.log", "w")  # noqa: SIM115 - closed below
+    env = {**os.environ, "AIGN_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+    log_path = home / log_name
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "ui", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -78,19 +82,31 @@ def server(aign_home: Path) -> Iterator[str]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             log.close()
-            pytest.fail(f"aign ui did not start:\n{(aign_home / 'server.log').read_text()}")
+            pytest.fail(f"aign ui did not start:\n{log_path.read_text()}")
         time.sleep(0.3)
     try:
         yield url
     finally:
+        jobs = psutil.Process(proc.pid).children(recursive=True)  # background jobs running
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _, alive = psutil.wait_procs(jobs, timeout=10)
+        for orphan in alive:  # do not leave them running, but fail the test
+            orphan.kill()
         log.close()
-        text = (aign_home / "server.log").read_text()
+        text = log_path.read_text()
         assert "Traceback" not in text, f"the server logged a traceback:\n{text}"
+        assert not alive, f"stopping the server left {len(alive)} job process(es) running"
+
+
+@pytest.fixture(scope="session")
+def server(aign_home: Path) -> Iterator[str]:
+    """``aign ui`` in a child process (its own AIGN_HOME); yields its base URL."""
+    with running_app(aign_home) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

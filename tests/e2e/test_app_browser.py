@@ -3,6 +3,7 @@ and the what-if and design -> validate -> deploy flows show their results."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Callable
@@ -91,6 +92,10 @@ def test_every_page_loads_without_console_errors(server, browser, path):
     time.sleep(1.0)
     screenshot(browser, f"page-{_key(path)}")
     assert console_errors(browser) == []
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name);"
+    )  # every script, stylesheet and font comes from this server: no CDN
+    assert fetched and [u for u in fetched if not u.startswith(server + "/")] == []
 
 
 def test_health_endpoint_says_ok(server):
@@ -123,6 +128,49 @@ def test_binary_upload_is_refused_with_a_message(server, browser, tmp_path):
     upload.send_keys(str(blob))
     msg = wait_for("the upload message", lambda: text_of(browser, "upload-msg"))
     assert "binary file" in msg
+    assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize(
+    ("page", "upload_id", "message_id", "limit"),
+    [("/", "scenario-upload", "upload-msg", "a YAML scenario is limited to 2000000 bytes"),
+     ("/designs", "ds-upload", "ds-status", "a design JSON is limited to 2000000 bytes")],
+)  # fmt: skip
+def test_upload_over_the_browser_limit_gets_a_message(
+    server, browser, tmp_path, page, upload_id, message_id, limit
+):
+    open_page(browser, server, page)
+    big = tmp_path / "huge.yaml"
+    big.write_bytes(b"a: 1\n" * 2_000_000)  # 10 MB: the browser does not send it
+    upload = browser.find_element("css selector", f"#{upload_id} input[type=file]")
+    upload.send_keys(str(big))
+    msg = wait_for("the too-large message", lambda: text_of(browser, message_id))
+    assert msg == f"huge.yaml: 10000000 bytes; {limit} (nothing was uploaded)"
+    screenshot(browser, f"upload-too-large-{upload_id}")
+    assert console_errors(browser) == []
+
+
+def test_upload_over_the_scenario_limit_gets_the_servers_message(server, browser, tmp_path):
+    open_page(browser, server, "/")
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: 1\n" * 600_000)  # 3 MB: sent, and refused by the server
+    upload = browser.find_element("css selector", "#scenario-upload input[type=file]")
+    upload.send_keys(str(big))
+    msg = wait_for("the server's message", lambda: text_of(browser, "upload-msg"))
+    assert msg == "big.yaml: 3000000 bytes; a YAML scenario is limited to 2000000 bytes"
+    assert console_errors(browser) == []
+
+
+def test_design_for_another_scenario_is_refused_in_the_page(server, browser, tmp_path):
+    open_page(browser, server, "/designs")  # the session's scenario is "default"
+    design = tmp_path / "fig3-design.json"
+    design.write_text(json.dumps({"power_mw": [28.0, 31.0], "source": "exhaustive",
+                                  "provenance": {"scenario": "paper-fig3"}}))  # fmt: skip
+    upload = browser.find_element("css selector", "#ds-upload input[type=file]")
+    upload.send_keys(str(design))
+    msg = wait_for("the refusal", lambda: "made for scenario" in text_of(browser, "ds-status")
+                   and text_of(browser, "ds-status"))  # fmt: skip
+    assert "made for scenario 'paper-fig3'" in msg and "'default'" in msg
     assert console_errors(browser) == []
 
 
@@ -212,3 +260,24 @@ def test_generate_validate_deploy_shows_realized_kpis(server, browser):
     wait_for("the planned path", lambda: graph_traces(browser, "pw-plan-graph") > 0)
     screenshot(browser, "page-power-plan")
     assert console_errors(browser) == []
+
+
+# --------------------------------------------------------------------------- large networks
+def test_the_10000_user_network_draws_downsampled(server, browser_factory):
+    """scale-10000x100 (10 000 users, 100 BSs) in its own tab: the scenario map and the SINR
+    map draw a 2000-user subsample (WebGL markers) and say so."""
+    tab = browser_factory()  # its own session: the other tests keep the default scenario
+    open_page(tab, server, "/")
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "scale-10000x100.yaml"
+    tab.find_element("css selector", "#scenario-upload input[type=file]").send_keys(str(scenario))
+
+    def title(graph: str) -> str:
+        return " ".join(e.text for e in tab.find_elements("css selector", f"#{graph} .gtitle"))
+
+    wait_for("the network map", lambda: "showing 2000 of 10000 users" in title("network-map"))
+    click(tab, "nav-sinr")  # in the page, not a reload (which would load the default again)
+    wait_for("the SINR map", lambda: "showing 2000 of 10000 users" in title("sinr-graph-a"),
+             timeout_s=120)  # fmt: skip
+    assert tab.find_elements("css selector", "#sinr-graph-a .gl-container canvas")
+    screenshot(tab, "page-sinr-10000x100")
+    assert console_errors(tab) == []

@@ -41,6 +41,36 @@ def test_app_factory_serves_health_and_binds_locally(tmp_path):
     assert client.get("/_dash-layout").status_code == 200
 
 
+def test_redis_url_selects_celery_workers(monkeypatch):
+    import dash
+
+    monkeypatch.setenv("AIGN_UI_REDIS", "redis://127.0.0.1:1/0")  # not contacted here
+    manager = ui_app._manager_from_env()
+    assert isinstance(manager, dash.CeleryManager)
+    assert manager.handle.conf.broker_url == "redis://127.0.0.1:1/0"
+
+
+def test_worker_without_redis_url_says_what_to_set(monkeypatch):
+    from twin.errors import AignError
+
+    monkeypatch.delenv("AIGN_UI_REDIS", raising=False)
+    with pytest.raises(AignError, match="set AIGN_UI_REDIS"):
+        ui_app.worker_celery_app()
+
+
+def test_uploads_carry_the_browser_limit_and_their_too_large_message():
+    from ui.pages import MAX_UPLOAD_BYTES, upload
+
+    box = upload("u", "drop", "u-msg", "YAML scenario", 2_000_000)
+    assert box.children.max_size == MAX_UPLOAD_BYTES
+    attrs = box.to_plotly_json()["props"]
+    assert attrs["data-max-bytes"] == str(MAX_UPLOAD_BYTES)
+    assert attrs["data-message-id"] == "u-msg"
+    assert attrs["data-too-large"] == ("{name}: {size} bytes; a YAML scenario is limited to "
+                                       "2000000 bytes (nothing was uploaded)")  # fmt: skip
+    assert (ui_app.ASSETS / "upload_limit.js").is_file()
+
+
 def test_unknown_path_shows_the_scenario_page():
     styles = ui_app.page_styles("/nowhere")
     assert styles[0] == {"display": "block"}
@@ -227,6 +257,25 @@ def test_uploaded_design_is_checked_against_the_scenario(fig3_designs):
     kept, msg = designs.upload_design(_upload(b"{not json"), "b.json", _store("paper-fig3"),
                                       result)  # fmt: skip
     assert kept is no_update and "invalid JSON" in _msg(msg)
+
+
+def test_uploaded_design_for_another_scenario_is_refused(fig3_designs):
+    _, result = fig3_designs
+    other = {"power_mw": [28.0, 31.0], "source": "x", "provenance": {"scenario": "paper-fig3"}}
+    kept, msg = designs.upload_design(_upload(json.dumps(other).encode()), "o.json",
+                                      _store("default"), result)  # fmt: skip
+    assert kept is no_update
+    assert "made for scenario 'paper-fig3', but the current scenario is 'default'" in _msg(msg)
+
+
+def test_binary_or_oversized_design_upload_is_refused(fig3_designs):
+    _, result = fig3_designs
+    kept, msg = designs.upload_design(_upload(b"\x89PNG\x00"), "p.json", _store("paper-fig3"),
+                                      result)  # fmt: skip
+    assert kept is no_update and _msg(msg) == "p.json: a binary file, not a design JSON"
+    big = _upload(b" " * (services.MAX_DESIGN_BYTES + 1))
+    kept, msg = designs.upload_design(big, "b.json", _store("paper-fig3"), result)
+    assert kept is no_update and "a design JSON is limited to 2000000 bytes" in _msg(msg)
 
 
 def test_no_selection_is_a_message(tmp_path):

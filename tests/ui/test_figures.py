@@ -114,3 +114,47 @@ def test_predicted_vs_realized_shows_both_bars():
 def test_empty_figure_says_why():
     fig = figures.empty_figure("nothing yet")
     assert fig.layout.annotations[0].text == "nothing yet"
+
+
+# ------------------------------------------------------------------ sweeps
+def _summary_rows():
+    rows = []
+    for controller, offset in (("fpc", 0.0), ("max", 5.0)):
+        for users in (10, 20, 40):
+            for kpi in ("mean_utility", "mean_total_power_mw"):
+                mean = users + offset
+                rows.append({"users": users, "price": 0.01, "controller": controller,
+                             "kpi": kpi, "runs": 3, "mean": mean, "std": 1.0,
+                             "ci95_low": mean - 2, "ci95_high": mean + 2})  # fmt: skip
+    return rows
+
+
+def test_sweep_figure_draws_a_mean_line_and_band_per_setting():
+    from ui.figures import sweep_figure
+
+    fig = sweep_figure(_summary_rows(), "users", ["users", "price"])
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(lines) == 4 and len(bands) == 4  # 2 controllers x 2 KPIs
+    # price has one value: a setting, not part of the line names
+    assert {t.name for t in lines} == {"fpc", "max"}
+    fpc = next(t for t in lines if t.name == "fpc")
+    assert list(fpc.x) == [10, 20, 40] and list(fpc.y) == [10.0, 20.0, 40.0]
+    band = bands[0]
+    assert list(band.y) == [12.0, 22.0, 42.0, 38.0, 18.0, 8.0]  # upper, then lower reversed
+
+
+def test_sweep_figure_without_a_swept_parameter_uses_error_bars():
+    from ui.figures import sweep_figure
+
+    rows = [r for r in _summary_rows() if r["users"] == 10]
+    fig = sweep_figure(rows, None, ["users", "price"])
+    assert all(t.error_y.array is not None for t in fig.data)
+    assert list(fig.data[0].x) == ["fpc"]
+
+
+def test_sweep_figure_with_no_runs_says_so():
+    from ui.figures import sweep_figure
+
+    fig = sweep_figure([], "users", ["users"])
+    assert fig.layout.annotations[0].text == "no finished runs to plot"

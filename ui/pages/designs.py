@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from twin.errors import AignError
 from ui import figures, services
-from ui.pages import field, message
+from ui.pages import field, message, upload
 
 
 def layout(app_ctx) -> html.Div:
@@ -54,12 +54,13 @@ def layout(app_ctx) -> html.Div:
                         ],
                         style={"margin": "10px 0"},
                     ),
-                    dcc.Upload(
-                        id="ds-upload",
-                        className="upload",
-                        children=html.Div("or drop a design JSON here (aign solve/plan output)"),
-                        max_size=8_000_000,  # above it the browser drops files silently
-                    ),  # fmt: skip
+                    upload(
+                        "ds-upload",
+                        "or drop a design JSON here (aign solve/plan output)",
+                        message_id="ds-status",
+                        kind="design JSON",
+                        max_bytes=services.MAX_DESIGN_BYTES,
+                    ),
                     html.Progress(id="ds-progress", value="0", max="100"),
                     html.Div(id="ds-status"),
                 ],
@@ -131,7 +132,8 @@ def generate_job(set_progress, scenario_data, k, generator, home) -> tuple[Any, 
 def upload_design(contents: str | None, filename: str | None, scenario_data, designs):
     """Add an uploaded design file to the session's designs (refusing ones that do not fit)."""
     try:
-        text = services.decode_upload(contents, filename or "upload")
+        text = services.decode_upload(contents, filename or "upload", "design JSON",
+                                      services.MAX_DESIGN_BYTES)  # fmt: skip
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

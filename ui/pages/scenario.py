@@ -9,11 +9,7 @@ from dash import ctx as dash_ctx
 
 from twin.errors import AignError
 from ui import figures, services
-from ui.pages import message
-
-# The browser drops files above this without telling anyone, so it is set well above the
-# scenario limit: a file between the two reaches the server, which says it is too large.
-MAX_UPLOAD_BYTES = 4 * 2_000_000
+from ui.pages import message, upload
 
 
 def layout(app_ctx) -> html.Div:
@@ -35,14 +31,13 @@ def layout(app_ctx) -> html.Div:
                                         value=app_ctx.scenario,
                                         clearable=False,
                                     ),  # fmt: skip
-                                    dcc.Upload(
-                                        id="scenario-upload",
-                                        className="upload",
-                                        children=html.Div(
-                                            "drop a YAML scenario (up to 2 MB) or click"
-                                        ),
-                                        max_size=MAX_UPLOAD_BYTES,
-                                    ),  # fmt: skip
+                                    upload(
+                                        "scenario-upload",
+                                        "drop a YAML scenario (up to 2 MB) or click",
+                                        message_id="upload-msg",
+                                        kind="YAML scenario",
+                                        max_bytes=services.MAX_SCENARIO_BYTES,
+                                    ),
                                     html.Div(id="upload-msg"),
                                     html.Label(
                                         "YAML (validated as you type)", htmlFor="scenario-editor"

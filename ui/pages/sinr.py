@@ -1,4 +1,9 @@
-"""SINR map: uplink SINR of a probe user over the area for a design; two designs side by side."""
+"""SINR map: uplink SINR of a probe user over the area for a design; two designs side by side.
+
+Any network size: the map costs ``O((users + grid^2) x BSs)`` in bounded memory
+(:func:`ui.services.sinr_map`), and large networks draw a subsample of their users
+(:func:`ui.figures.sinr_heatmap`).
+"""
 
 from __future__ import annotations
 
@@ -98,7 +103,8 @@ def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | 
     title = (f"{scenario.name}, {name}: {100 * covered:.0f}% covered at {threshold:g} dB "
              f"(probe at {result['probe_mw']:g} mW)")  # fmt: skip
     return figures.sinr_heatmap(result["x_m"], result["y_m"], result["sinr_db"],
-                                result["bs_positions"], threshold, title=title)  # fmt: skip
+                                result["bs_positions"], threshold, title=title,
+                                user_positions=result["user_positions"])  # fmt: skip
 
 
 def register(app, app_ctx) -> None:
