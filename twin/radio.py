@@ -80,6 +80,37 @@ def sinr(
     return np.divide(signal, denominator, out=denominator)
 
 
+def probe_sinr(
+    probe_gains: np.ndarray,
+    probe_mw: float,
+    gains: np.ndarray,
+    assoc: np.ndarray,
+    power_mw: np.ndarray,
+    noise_mw: float,
+    reuse: Reuse = "shared",
+) -> np.ndarray:
+    """SINR of one extra user, the *probe*, placed in turn at each of ``N`` candidate spots.
+
+    ``probe_gains[n, j]`` is the probe's gain towards BS ``j`` at spot ``n`` (shape
+    ``(N, B)``); it transmits ``probe_mw`` and is served by its strongest BS. The users of
+    ``gains``/``assoc`` keep ``power_mw``. Entry ``n`` equals the probe's entry of
+    :func:`sinr` over the users plus the probe at spot ``n``, but every spot shares one
+    ``O(U B)`` product, so a map of ``N`` spots costs ``O((U + N) B)``, not ``O(N U B)``:
+    the probe's interference is what the other users put into its BS, which the probe
+    does not change.
+    """
+    power_mw = np.asarray(power_mw, dtype=float)
+    if reuse == "shared":
+        interference = power_mw @ gains  # (B,): every user interferes with the probe
+    elif reuse == "orthogonal_in_cell":
+        interference = bs_interference_mw(gains, assoc, power_mw)  # (B,): other cells only
+    else:
+        raise ValueError(f"reuse must be one of {REUSE_MODES}, got {reuse!r}")
+    serving = np.argmax(probe_gains, axis=1)
+    signal = probe_mw * probe_gains[np.arange(probe_gains.shape[0]), serving]
+    return signal / (noise_mw + interference[serving])
+
+
 def rate_bps(sinr_linear: np.ndarray, bandwidth_hz: float) -> np.ndarray:
     """Shannon rate ``R_i = bandwidth * log2(1 + SINR_i)`` in bit/s."""
     return bandwidth_hz * np.log2(1.0 + sinr_linear)

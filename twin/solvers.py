@@ -56,6 +56,14 @@ def is_better(u_new: float, v_new: float, u_old: float, v_old: float) -> bool:
 
 
 # --------------------------------------------------------------------------- exact
+def _approx(n: int) -> str:
+    """A huge count in short scientific form (``float(n)`` overflows beyond ~1e308)."""
+    if n < 10**300:
+        return f"{float(n):.3g}"
+    exponent = len(str(n)) - 1
+    return f"{int(str(n)[:3]) / 100:.3g}e+{exponent}"
+
+
 def check_exhaustive_size(instance: ProblemInstance, max_evaluations: int) -> int:
     """Number of combinations exhaustive search would score; refuse if above the limit."""
     n_levels, n_users = len(instance.levels_mw), instance.n_users
@@ -63,7 +71,7 @@ def check_exhaustive_size(instance: ProblemInstance, max_evaluations: int) -> in
     if combos > max_evaluations:
         raise TooLargeError(
             f"exhaustive search over {n_levels} levels for {n_users} users needs "
-            f"{n_levels}^{n_users} = {float(combos):.3g} evaluations, above the limit of "
+            f"{n_levels}^{n_users} = {_approx(combos)} evaluations, above the limit of "
             f"{max_evaluations:,}; use coordinate or wmmse (or raise max_evaluations)"
         )
     return combos
@@ -431,17 +439,33 @@ def _solver(method: str) -> Solver:
 
 
 # --------------------------------------------------------------------------- reference
+# Coordinate ascent re-evaluates the whole objective for each user and level: about
+# users^2 x BSs x levels operations per sweep and start. 1000 users x 20 BSs took minutes
+# (217 s for 4 starts, measured), so references and the app skip it beyond this budget.
+COORDINATE_MAX_WORK = 2e8
+REFERENCE_STARTS = 8
+
+
+def coordinate_affordable(instance: ProblemInstance, starts: int = REFERENCE_STARTS) -> bool:
+    """Whether multi-start coordinate ascent fits :data:`COORDINATE_MAX_WORK` (one sweep)."""
+    work = instance.n_users**2 * instance.n_bs * len(instance.levels_mw) * starts
+    return work <= COORDINATE_MAX_WORK
+
+
 def best_reference(instance: ProblemInstance, max_evaluations: int = 200_000) -> Design:
     """The best design the twin can compute for ``instance``, to measure gaps against.
 
     The exact optimum when enumeration needs at most ``max_evaluations`` evaluations;
     otherwise the better (least violation, then highest utility) of multi-start coordinate
-    ascent and WMMSE.
+    ascent and WMMSE, or WMMSE alone where coordinate ascent is beyond
+    :data:`COORDINATE_MAX_WORK` (large networks).
     """
     try:
         check_exhaustive_size(instance, max_evaluations)
     except TooLargeError:
-        candidates = [solve(instance, "coordinate", starts=8), solve(instance, "wmmse")]
+        candidates = [solve(instance, "wmmse")]
+        if coordinate_affordable(instance, REFERENCE_STARTS):
+            candidates.insert(0, solve(instance, "coordinate", starts=REFERENCE_STARTS))
         utility, violation = instance.objective(np.stack([d.power_mw for d in candidates]))
         return candidates[best_index(utility, violation)]
     return solve(instance, "exhaustive", max_evaluations=max_evaluations)

@@ -10,6 +10,7 @@ from twin.radio import (
     bs_interference_mw,
     evaluate_power,
     objective,
+    probe_sinr,
     rate_bps,
     sinr,
 )
@@ -94,3 +95,17 @@ def test_objective_ranks_infeasible_by_violation():
                      1e6, 0.0225, c)  # fmt: skip
     assert v[0] == 0.0 and v[1] == pytest.approx(19 / 40)
     assert u[1] > u[0]  # the infeasible point has higher utility, and loses on violation
+
+
+@pytest.mark.parametrize("reuse", ["shared", "orthogonal_in_cell"])
+def test_probe_sinr_is_the_probes_entry_of_sinr_with_the_probe_added(reuse):
+    rng = np.random.default_rng(5)
+    g = rng.uniform(0.1, 2.0, (7, 3))
+    assoc = np.argmax(g, axis=1)
+    p = rng.uniform(0, 10, 7)
+    probes = rng.uniform(0.1, 2.0, (4, 3))
+    got = probe_sinr(probes, 6.0, g, assoc, p, 0.5, reuse)
+    for n, probe in enumerate(probes):
+        with_probe = sinr(np.vstack([g, probe]), np.append(assoc, np.argmax(probe)),
+                          np.append(p, 6.0), 0.5, reuse)  # fmt: skip
+        assert got[n] == pytest.approx(with_probe[-1], rel=1e-12)

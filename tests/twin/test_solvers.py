@@ -289,3 +289,33 @@ def test_solve_refuses_a_bad_parameter_value_naming_what_is_allowed():
 def test_solve_refuses_an_unknown_parameter_listing_the_allowed_ones():
     with pytest.raises(AignError, match="unknown parameter 'sweeps'.*max_sweeps"):
         solve(fig3(), "coordinate", sweeps=3)
+
+
+def _sized_instance(n_users: int, n_bs: int, seed: int) -> ProblemInstance:
+    rng = np.random.default_rng(seed)
+    gains = 10.0 ** rng.uniform(-13, -10, (n_users, n_bs))
+    return ProblemInstance(
+        gains=gains, assoc=gains.argmax(axis=1), noise_mw=1e-10, bandwidth_hz=1e6,
+        levels_mw=np.linspace(0.0, 40.0, 11), price=0.0225,
+    )  # fmt: skip
+
+
+def test_best_reference_leaves_out_coordinate_ascent_beyond_its_budget(monkeypatch):
+    import twin.solvers as solvers
+
+    used = []
+    real = solvers.solve
+    monkeypatch.setattr(
+        solvers, "solve", lambda inst, m, **kw: used.append(m) or real(inst, m, **kw)
+    )
+    small = _sized_instance(12, 3, 0)
+    assert solvers.coordinate_affordable(small)
+    solvers.best_reference(small, max_evaluations=10)
+    assert sorted(used) == ["coordinate", "wmmse"]
+
+    used.clear()
+    large = _sized_instance(600, 20, 1)
+    work = 600**2 * 20 * 11 * solvers.REFERENCE_STARTS
+    assert work > solvers.COORDINATE_MAX_WORK and not solvers.coordinate_affordable(large)
+    design = solvers.best_reference(large)
+    assert used == ["wmmse"] and design.source.startswith("wmmse")

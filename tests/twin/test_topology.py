@@ -25,3 +25,24 @@ def test_idle_users_are_left_out():
     users = np.array([[10.0, 0.0], [20.0, 0.0]])
     g = network_graph(bs, users, np.ones((2, 1)), np.array([0, 0]), active=np.array([True, False]))
     assert ("user", 1) not in g and g.number_of_edges() == 1
+
+
+def test_interference_cap_keeps_the_strongest_edges():
+    bs = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]])
+    users = np.zeros((3, 2))
+    # Relative gains (dB) towards the non-serving BSs: user 0: -1, -9; user 1: -3; user 2: -6.
+    gains = np.array([[1.0, 10**-0.1, 10**-0.9], [10**-0.3, 1.0, 1e-3], [1e-3, 10**-0.6, 1.0]])
+    assoc = np.array([0, 1, 2])
+    full = network_graph(bs, users, gains, assoc, strong_interference_db=10.0)
+    capped = network_graph(bs, users, gains, assoc, strong_interference_db=10.0,
+                           max_interference_edges=2)  # fmt: skip
+
+    def interference(g):
+        edges = [sorted((a, b), reverse=True) for a, b, d in g.edges(data=True)
+                 if d["kind"] == "interference"]  # fmt: skip
+        return {(user[1], bs[1]) for user, bs in edges}  # ("user", i) sorts after ("bs", j)
+
+    assert interference(full) == {(0, 1), (0, 2), (1, 0), (2, 1)}
+    assert interference(capped) == {(0, 1), (1, 0)}  # -1 dB and -3 dB
+    assert full.graph["interference_edges"] == capped.graph["interference_edges"] == 4
+    assert capped.number_of_nodes() == full.number_of_nodes()
