@@ -7,6 +7,11 @@ baseline's (the executor must not change results). The figure is the ratio of wa
 median over repeats; the ideal is 2.0x on this 2-core machine. Wall time includes starting
 the workers (process spawn, Ray start for the first ray run), as a user of the command sees.
 
+The first workload, **raw limit**, is the machine's own ceiling: equal, independent
+pure-Python loops with no data and no I/O, on the same executors. A speedup of the real
+workloads can be read against it (on a machine whose two vCPUs do not run two processes at
+full speed, the ceiling itself is below 2x).
+
 Workloads:
 
 - **collect**: ``aign collect`` of ``--episodes`` coordinate-expert episodes on paper-20, in
@@ -42,9 +47,9 @@ from twin.sweep import SweepSpec, override, run_sweep
 
 @dataclass
 class Args:
-    episodes: int = 64
+    episodes: int = 512
     """collection: episodes (coordinate expert on paper-20)"""
-    batch: int = 8
+    batch: int = 16
     """collection: episodes per batch (one task each)"""
     sweep_users: str = "10,20,40,80"
     """sweep: user counts"""
@@ -52,12 +57,16 @@ class Args:
     """sweep: prices per mW"""
     sweep_seeds: int = 3
     """sweep: seeds per combination"""
-    sweep_duration: float = 5.0
+    sweep_duration: float = 60.0
     """sweep: twin seconds per run"""
     repeats: int = 3
     """timed runs per executor (interleaved)"""
     executors: str = "local:2,ray"
     """executors to compare against local:1 (ray is skipped when not installed)"""
+    spin: int = 3_000_000
+    """raw limit: loop iterations per task"""
+    spin_tasks: int = 16
+    """raw limit: tasks"""
     json: str | None = None
     """write the results as JSON here"""
     quick: bool = False
@@ -88,12 +97,25 @@ def _sweep(args: Args, executor, out: Path) -> bytes:
     return (out / "results.csv").read_bytes()
 
 
+def spin(n: int) -> int:
+    """Pure CPU work with no memory traffic: what a machine's cores can do in parallel."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def _limit(args: Args, executor, out: Path) -> list[int]:
+    """The raw parallel limit: the same number of equal, independent CPU-bound tasks."""
+    return executor.map(spin, [args.spin] * args.spin_tasks)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_dataclass_args(Args, argv, __doc__.split("\n\n")[0])
     if args.quick:
         args = dataclasses.replace(args, episodes=8, batch=2, sweep_users="4,6",
                                    sweep_prices="0.01", sweep_seeds=2, sweep_duration=1.0,
-                                   repeats=1)  # fmt: skip
+                                   spin=100_000, spin_tasks=4, repeats=1)  # fmt: skip
     names = [e.strip() for e in args.executors.split(",") if e.strip()]
     if "ray" in names:
         try:
@@ -105,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in names:
         executors[name] = make_executor("ray" if name == "ray" else name)
     workloads = {
+        "raw limit": (_limit, list.__eq__, f"{args.spin_tasks} pure-Python loops"),
         "collect": (
             _collect,
             _same_dataset,
