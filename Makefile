@@ -49,7 +49,7 @@ bench-mobile-env: setup
 
 # The small default diffusion model that ships in models/paper (aign plan without --model):
 # trajectories of the paper scenarios, then training. Seeded: the same command gives the same
-# model on one machine. About 15 minutes on 2 cores.
+# model on one machine. About 20 minutes on 2 cores.
 MODEL_DATA := .model-data
 model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
@@ -59,12 +59,12 @@ model: setup
 	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
 	  done; \
 	done
-	for p in coordinate noisy:coordinate,sigma=0.5 random; do \
-	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $$p --episodes 64 \
-	    --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
+	for p in coordinate:192 noisy:coordinate,sigma=0.5:64 random:64; do \
+	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
+	    --episodes $${p##*:} --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
 	done
 	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/fig3 \
-	  --steps 3000 --seed 0 --out models/paper --quiet
+	  --steps 4000 --seed 0 --out models/paper --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

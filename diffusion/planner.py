@@ -3,9 +3,15 @@
 For an instance it builds the condition (the problem's features, a target return, the
 constraints to satisfy), samples K power trajectories in one batch (DDIM with classifier-free
 guidance), snaps each final state to the allowed levels, scores every candidate on the twin's
-own objective (least constraint violation, then highest utility) and keeps the best. The
-actions that realize each trajectory are recovered with the MDP's own step
-(:func:`agents.mdp.action_towards`, then :func:`agents.mdp.next_power`).
+own objective (least constraint violation, then highest utility; between equal designs the
+trajectory with the higher MDP return) and keeps the best. The actions that realize each
+trajectory are recovered with the MDP's own step (:func:`agents.mdp.action_towards`, then
+:func:`agents.mdp.next_power`).
+
+K defaults to the same sampling cost whatever the instance (:func:`default_candidates`):
+the user transformer is run on the instance's own users only (it never attends to padded
+ones, so their tokens are left out), and a denoiser pass over ``K x users`` tokens costs about
+the same for 16 candidates at 80 users as for 640 at two.
 
 :class:`PlannerController` puts the planner behind the twin's controller protocol.
 """
@@ -28,16 +34,27 @@ from diffusion.sampler import sample_trajectories
 from twin.controllers.base import Observation
 from twin.errors import AignError
 from twin.instance import Design, ProblemInstance
-from twin.solvers import best_index
 
 SOURCE = "diffusion"
+# The default sampling budget, in users x candidates per denoiser pass: 16 candidates at 80
+# users (the paper's largest network, ~45 ms here). Smaller instances get more candidates
+# for the same cost, since the user transformer runs on the instance's own users only.
+CANDIDATE_TOKENS = 16 * 80
+MIN_CANDIDATES = 16
+
+
+def default_candidates(n_users: int) -> int:
+    """K for an instance of ``n_users`` when none is asked for: ``CANDIDATE_TOKENS //
+    n_users``, at least :data:`MIN_CANDIDATES` (paper-fig3 640, paper-20 64, paper-50 25,
+    paper-80 16)."""
+    return max(MIN_CANDIDATES, CANDIDATE_TOKENS // max(n_users, 1))
 
 
 @dataclass(frozen=True)
 class PlanSettings:
     """How the planner samples (every field can be overridden per call)."""
 
-    candidates: int = 16  # K trajectories sampled and scored on the twin
+    candidates: int | None = None  # K trajectories scored on the twin (None: by size)
     steps: int = 5  # DDIM steps (5, 10, 20, 50: fewer is faster)
     guidance_weight: float = 1.0  # w: 0 ignores the goals, 1 conditional, > 1 pushes further
     eta: float = 0.0  # DDIM stochasticity (0: deterministic given the initial noise)
@@ -48,7 +65,7 @@ class PlanSettings:
     threads: int | None = 1  # torch CPU threads while sampling (None: torch's setting)
 
     def check(self) -> PlanSettings:
-        if self.candidates < 1:
+        if self.candidates is not None and self.candidates < 1:
             raise AignError(f"candidates must be >= 1, got {self.candidates}")
         if self.steps < 1:
             raise AignError(f"steps must be >= 1, got {self.steps}")
@@ -63,20 +80,47 @@ class PlanSettings:
 
 @dataclass
 class PlanResult:
-    """The candidates of one plan, best first."""
+    """The candidates of one plan, best first.
 
-    designs: list[Design]  # one per candidate, ranked (best first)
+    Designs (KPIs and provenance on the twin) are built when asked for: the best one by
+    :attr:`best`, all of them by :attr:`designs`. The default plan of a small instance has
+    hundreds of candidates, and the controller and the benchmarks only need the best.
+    """
+
+    instance: ProblemInstance  # what was planned for
     trajectories_mw: np.ndarray  # (K, H+1, U) generated states snapped to levels, ranked
     actions: np.ndarray | None  # (K, H, U) actions in [-1, 1] recovered with the MDP's step
     realized_mw: np.ndarray | None  # (K, H+1, U) the states those actions reach from the start
     utility: np.ndarray  # (K,) utility of each design, ranked
     violation: np.ndarray  # (K,) total normalized constraint violation, ranked
-    seconds: float  # wall time of the whole plan (sampling, scoring, designs)
+    seconds: float  # wall time of the plan (sampling, scoring, ranking)
     warnings: list[str] = field(default_factory=list)  # what the user must know about them
+    provenance: dict = field(default_factory=dict)  # shared by every design (model, settings)
+    order: np.ndarray | None = None  # (K,) the sampled candidate's index at each rank
+    _designs: dict[int, Design] = field(default_factory=dict, repr=False)
+
+    def design(self, rank: int) -> Design:
+        """The design of the candidate ranked ``rank`` (0: the best)."""
+        if rank not in self._designs:
+            extra = {"rank": rank}
+            if self.order is not None:
+                extra["candidate"] = int(self.order[rank])
+            end = self.trajectories_mw[rank, -1]
+            if self.realized_mw is not None:
+                reached = np.array_equal(self.realized_mw[rank, -1], end)
+                extra["reachable_in_horizon"] = bool(reached)
+            self._designs[rank] = Design.for_instance(self.instance, end, source=SOURCE,
+                                                      **self.provenance, **extra)  # fmt: skip
+        return self._designs[rank]
+
+    @property
+    def designs(self) -> list[Design]:
+        """One design per candidate, ranked (best first)."""
+        return [self.design(i) for i in range(len(self.utility))]
 
     @property
     def best(self) -> Design:
-        return self.designs[0]
+        return self.design(0)
 
     def to_dict(self) -> dict:
         """JSON-ready: ``{"designs": [...]}`` (what :func:`twin.instance.load_designs` reads)
@@ -110,6 +154,13 @@ class Planner:
     def horizon(self) -> int:
         return self.model.mdp.horizon
 
+    def token_count(self, instance: ProblemInstance) -> int:
+        """Users the denoiser is run on: the instance's own for the user transformer (it
+        attends to real users only, so padded tokens cannot change a real user's output and
+        are left out, which makes small instances cheap), ``max_users`` for the U-Net."""
+        transformer = self.model.denoiser_config.kind == "transformer"
+        return instance.n_users if transformer else self.max_users
+
     def check_fits(self, instance: ProblemInstance) -> None:
         """Refuse an instance with more users than the model was trained for."""
         try:
@@ -128,7 +179,7 @@ class Planner:
         users, globals_ = instance_features(instance, self.max_users)
         goals = goal_vector(target_return, instance, satisfied)
         return Condition(
-            user_features=torch.tensor(users)[None],
+            user_features=torch.tensor(users[: self.token_count(instance)])[None],
             global_features=torch.tensor(globals_)[None],
             goals=torch.tensor(goals)[None],
             goal_keep=torch.ones((1, len(GOAL_GROUPS))),
@@ -156,14 +207,15 @@ class Planner:
                 f"model's training timesteps), got {s.steps}"
             )
         started = time.perf_counter()
-        n, k = instance.n_users, s.candidates
+        n = instance.n_users
+        k = default_candidates(n) if s.candidates is None else s.candidates
         if start_mw is not None and np.shape(start_mw) != (n,):
             raise AignError(f"start_mw has shape {np.shape(start_mw)}, the instance has {n} users")
         p_max = instance.max_power_mw
         cond = self.condition(instance, s.target_return, satisfied).repeat(k)
         start = instance.snap_to_levels(np.zeros(n) if start_mw is None else start_mw)
         norm = self.model.normalizer
-        x_start = -torch.ones((k, self.max_users))
+        x_start = -torch.ones((k, self.token_count(instance)))
         x_start[:, :n] = torch.as_tensor(norm.normalize(start, p_max), dtype=torch.float32)
         generator = torch.Generator().manual_seed(int(s.seed))
         with torch_threads(s.threads):
@@ -176,7 +228,7 @@ class Planner:
         trajectories = instance.snap_to_levels(powers)
         trajectories[:, 0] = start
         utility, violation = instance.objective(trajectories[:, -1])
-        order = _rank(utility, violation)
+        order = _rank(utility, violation, self._returns(instance, trajectories))
         trajectories, utility, violation = trajectories[order], utility[order], violation[order]
         actions = realized = None
         if s.recover_actions:
@@ -192,23 +244,17 @@ class Planner:
             "target_return": float(s.target_return),
             "compose": s.compose,
         }
-        designs = []
-        for i in range(k):
-            extra = {"rank": i, "candidate": int(order[i])}
-            if realized is not None:
-                reached = np.array_equal(realized[i, -1], trajectories[i, -1])
-                extra["reachable_in_horizon"] = bool(reached)
-            designs.append(Design.for_instance(instance, trajectories[i, -1], source=SOURCE,
-                                               **provenance, **extra))  # fmt: skip
-        seconds = time.perf_counter() - started
-        warnings = self.warnings(instance, s)
+        result = PlanResult(instance, trajectories, actions, realized, utility, violation,
+                            seconds=0.0, provenance=provenance, order=order)  # fmt: skip
+        result.best  # noqa: B018 (the design asked for is part of the plan's time)
+        result.seconds = time.perf_counter() - started
+        result.warnings = self.warnings(instance, s)
         if violation[0] > 0:
-            warnings.append(
+            result.warnings.append(
                 f"no candidate satisfies the constraints (best total violation "
                 f"{violation[0]:.3g}); sample more candidates or use a reference solver"
             )
-        return PlanResult(designs, trajectories, actions, realized, utility, violation, seconds,
-                          warnings)  # fmt: skip
+        return result
 
     def warnings(self, instance: ProblemInstance, settings: PlanSettings) -> list[str]:
         """Where this request leaves what the model was trained on (never silent)."""
@@ -238,6 +284,14 @@ class Planner:
             )
         return out
 
+    def _returns(self, instance: ProblemInstance, trajectories: np.ndarray) -> np.ndarray:
+        """(K,) each trajectory's return as the MDP counts it (:func:`agents.mdp.reward` of
+        every state after the first: utility per user minus the violation penalty)."""
+        k, steps, n = trajectories.shape
+        u, v = instance.objective(trajectories[:, 1:].reshape(-1, n))
+        rewards = u / n - self.model.mdp.violation_penalty * v
+        return rewards.reshape(k, steps - 1).sum(axis=1)
+
     def _recover_actions(
         self, instance: ProblemInstance, trajectories: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -255,15 +309,12 @@ class Planner:
         return actions, realized
 
 
-def _rank(utility: np.ndarray, violation: np.ndarray) -> np.ndarray:
-    """Candidate order, best first, by the solvers' own rule (:func:`twin.solvers.best_index`):
-    least violation, then highest utility, ties to the earlier candidate."""
-    remaining = list(range(len(utility)))
-    order = []
-    while remaining:
-        i = best_index(utility[remaining], violation[remaining])
-        order.append(remaining.pop(i))
-    return np.asarray(order)
+def _rank(utility: np.ndarray, violation: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    """Candidate order, best first: the solvers' rule (:func:`twin.solvers.best_index`
+    applied over and over: least violation, then highest utility), then, between equal
+    designs, the trajectory with the higher return (it gets there sooner); remaining ties to
+    the earlier candidate (a stable sort)."""
+    return np.lexsort((-np.asarray(returns), -np.asarray(utility), np.asarray(violation)))
 
 
 def load_planner(path: str | os.PathLike, **settings) -> Planner:

@@ -41,6 +41,8 @@ def guided_noise(
     if guidance_weight == 1.0 and not compose:
         return denoiser(x, steps, cond)
     none = cond.with_goals_kept(torch.zeros(len(GOAL_GROUPS)))
+    if guidance_weight == 0.0:  # the goals' term vanishes: one pass suffices
+        return denoiser(x, steps, none)
     if not compose:
         parts = [none, cond]
     else:

@@ -1,6 +1,7 @@
 """``aign benchmark paper``: the paper's Fig. 3 and Table I, reproduced on this machine.
 
-**Fig. 3.** The diffusion planner (default settings: 16 candidates, 5 DDIM steps, w = 1,
+**Fig. 3.** The diffusion planner (default settings: candidates by size, 640 for two users
+(:func:`diffusion.planner.default_candidates`), 5 DDIM steps, w = 1,
 noise seed 0) plans on ``paper-fig3`` from (0, 0) mW; ``fig3.json`` holds the best
 candidate's trajectory, whether it ends at the exact optimum (28, 31) and, for context, where
 the planner ends over noise seeds 0-9.
@@ -73,7 +74,7 @@ class PaperArgs:
     bcq_steps: int = 2000
     bcq_batch_size: int = 128
     bcq_action_samples: int = 10
-    candidates: int = 16  # planner candidates
+    candidates: int | None = None  # planner candidates (None: by size, the planner's default)
     plan_steps: int = 5  # DDIM steps
     threads: int = 1  # torch threads
     workdir: str | None = None  # keep agents and datasets here (default: temporary)
@@ -95,6 +96,8 @@ def with_quick(args: PaperArgs, given: set[str]) -> PaperArgs:
 def check(args: PaperArgs) -> PaperArgs:
     for name in ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps",
                  "candidates", "plan_steps", "threads"):  # fmt: skip
+        if name == "candidates" and args.candidates is None:
+            continue
         if getattr(args, name) < 1:
             raise AignError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.sac_learning_starts >= args.sac_steps:
@@ -145,7 +148,7 @@ def fig3(planner) -> dict:
     return {
         "scenario": "paper-fig3",
         "settings": {
-            "candidates": planner.settings.candidates,
+            "candidates": len(result.utility),
             "steps": planner.settings.steps,
             "guidance_weight": planner.settings.guidance_weight,
             "seed": 0,
@@ -305,7 +308,8 @@ def markdown(result: dict) -> str:
         f"{'; one seed gives no interval' if a['seeds'] < 2 else ''}). "
         f"Budgets: SAC {a['sac_steps']} env steps; BCQ {a['bcq_steps']} gradient steps on "
         f"{4 * a['episodes_per_source']} episodes (coordinate, noisy coordinate, random, SAC); "
-        f"planner K = {a['candidates']}, {a['plan_steps']} DDIM steps, model "
+        f"planner K = {a['candidates'] or 'by size (16 at 80 users)'}, {a['plan_steps']} DDIM "
+        f"steps, model "
         f"`{result['model']}`.",
         "",
         "| users | method | best reward (utility) | share of best reference | time per design "
@@ -373,6 +377,14 @@ def machine(threads: int) -> dict:
             "platform": platform.platform(), "torch_threads": threads}  # fmt: skip
 
 
+def model_label(model: str | os.PathLike) -> str:
+    """The model folder as the report names it: repo-relative where it can be."""
+    label = str(model)
+    with contextlib.suppress(ValueError):
+        label = str(Path(label).resolve().relative_to(Path.cwd()))
+    return label
+
+
 def run_paper(args: PaperArgs, command: str = "aign benchmark paper") -> dict:
     """Run the benchmark and write table.csv, table.md, figure.html, fig3.json and
     summary.json into ``args.out``; returns the summary."""
@@ -383,9 +395,7 @@ def run_paper(args: PaperArgs, command: str = "aign benchmark paper") -> dict:
     args = check(args)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    model = str(args.model or default_model_dir())
-    with contextlib.suppress(ValueError):  # repo-relative where it can be, for the report
-        model = str(Path(model).resolve().relative_to(Path.cwd()))
+    model = model_label(args.model or default_model_dir())
     planner = load_planner(model, candidates=args.candidates, steps=args.plan_steps,
                            threads=args.threads)  # fmt: skip
     _log("fig. 3 ...")

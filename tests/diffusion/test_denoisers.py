@@ -13,8 +13,9 @@ def _condition(b: int, n: int, real: int, seed: int = 0) -> Condition:
     users[..., 3] = 0.0
     users[:, :real, 3] = 1.0
     users[:, real:, :3] = 0.0
-    return Condition(users, torch.randn((b, len(GLOBAL_FEATURE_NAMES)), generator=g),
-                     torch.randn((b, GOAL_DIM), generator=g), torch.ones((b, len(GOAL_GROUPS))))
+    globals_ = torch.randn((b, len(GLOBAL_FEATURE_NAMES)), generator=g)
+    goals = torch.randn((b, GOAL_DIM), generator=g)
+    return Condition(users, globals_, goals, torch.ones((b, len(GOAL_GROUPS))))
 
 
 def _randomized(kind: str, n: int, horizon: int = 8) -> torch.nn.Module:
@@ -56,6 +57,17 @@ def test_padded_users_do_not_change_the_prediction_for_real_users(kind):
     with torch.no_grad():
         assert torch.allclose(model(x, t, cond)[..., :3], model(other, t, cond)[..., :3],
                               atol=1e-5)  # fmt: skip
+
+
+def test_user_transformer_run_on_the_real_users_alone_predicts_what_it_does_padded():
+    # the planner leaves padded tokens out (diffusion.planner.Planner.token_count)
+    model = _randomized("transformer", 6)
+    cond = _condition(2, 6, 3)
+    own = Condition(cond.user_features[:, :3], cond.global_features, cond.goals,
+                    cond.goal_keep)  # fmt: skip
+    x, t = torch.randn((2, 9, 6)), torch.tensor([10, 70])
+    with torch.no_grad():
+        assert torch.allclose(model(x[..., :3], t, own), model(x, t, cond)[..., :3], atol=1e-5)
 
 
 def test_a_dropped_goal_group_is_ignored_whatever_its_value():

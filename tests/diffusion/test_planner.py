@@ -5,6 +5,7 @@ import pytest
 
 from agents.dataset import TrajectoryDataset
 from diffusion import PlannerController, diffusion_controller
+from diffusion.planner import default_candidates
 from tests.diffusion.conftest import FIG3_OPTIMUM_MW, FIG3_OPTIMUM_UTILITY
 from twin.controllers import Controller, Observation
 from twin.errors import AignError
@@ -14,8 +15,9 @@ from twin.sim import Twin
 from twin.solvers import exhaustive
 
 
-def test_tiny_training_run_reaches_within_1_percent_of_the_fig3_optimum(fig3_planner,
-                                                                        fig3_instance):
+def test_tiny_training_run_reaches_within_1_percent_of_the_fig3_optimum(
+    fig3_planner, fig3_instance
+):
     assert exhaustive(fig3_instance).tolist() == FIG3_OPTIMUM_MW  # independent truth
     result = fig3_planner.plan(fig3_instance)
     assert result.best.predicted["utility"] >= 0.99 * FIG3_OPTIMUM_UTILITY
@@ -33,6 +35,16 @@ def test_candidates_are_ranked_on_the_twin_best_first(fig3_planner, fig3_instanc
     assert u.tolist() == result.utility.tolist() and v.tolist() == result.violation.tolist()
 
 
+def test_ranking_breaks_ties_between_equal_designs_by_the_trajectory_return():
+    from diffusion.planner import _rank
+
+    utility = np.array([1.0, 2.0, 2.0, 2.0])
+    violation = np.array([0.0, 0.5, 0.0, 0.0])
+    returns = np.array([9.0, 9.0, 3.0, 5.0])
+    # least violation, then utility, then return: [3] reaches the same design sooner than [2]
+    assert _rank(utility, violation, returns).tolist() == [3, 2, 0, 1]
+
+
 def test_designs_carry_their_provenance(fig3_planner, fig3_instance):
     best = fig3_planner.plan(fig3_instance, seed=3, guidance_weight=2.0, candidates=4).best
     assert isinstance(best, Design) and best.source == "diffusion"
@@ -42,8 +54,17 @@ def test_designs_carry_their_provenance(fig3_planner, fig3_instance):
     assert best.predicted["utility"] == pytest.approx(fig3_instance.evaluate(best.power_mw).utility)
 
 
-def test_recovered_actions_replay_to_the_generated_states_when_steps_allow(fig3_planner,
-                                                                          fig3_instance):
+def test_default_candidates_spend_the_80_user_budget_on_smaller_instances(
+    fig3_planner, fig3_instance
+):
+    assert [default_candidates(n) for n in (80, 50, 20, 2, 1)] == [16, 25, 64, 640, 1280]
+    result = fig3_planner.plan(fig3_instance, recover_actions=False)
+    assert len(result.utility) == 640 and result.best.provenance["candidates"] == 640
+
+
+def test_recovered_actions_replay_to_the_generated_states_when_steps_allow(
+    fig3_planner, fig3_instance
+):
     from agents.mdp import next_power
 
     result = fig3_planner.plan(fig3_instance, candidates=4)
@@ -117,8 +138,7 @@ def test_the_dataset_instance_is_the_fig3_instance(fig3_data, fig3_instance):
     assert fig3_instance.gains.ravel().tolist() == [1.4e-12, 1.0e-12]
 
 
-def test_plan_result_writes_designs_that_load_designs_reads(fig3_planner, fig3_instance,
-                                                            tmp_path):
+def test_plan_result_writes_designs_that_load_designs_reads(fig3_planner, fig3_instance, tmp_path):
     from twin.instance import load_designs, write_json_atomic
 
     result = fig3_planner.plan(fig3_instance, candidates=3)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from diffusion.planner import default_candidates
 from ui.cli import main
 
 
@@ -44,7 +45,7 @@ def test_plan_on_fig3_reports_candidates_trajectories_and_the_gap(capsys, tmp_pa
     out = tmp_path / "designs.json"
     code, _, _ = run(capsys, "plan", "paper-fig3", "--model", str(model), "--out", str(out))
     data = json.loads(out.read_text())
-    assert code == 0 and len(data["designs"]) == 16
+    assert code == 0 and len(data["designs"]) == default_candidates(2)  # K by size: 640
     best = data["designs"][0]
     assert data["reference"]["power_mw"] == [28.0, 31.0]
     assert best["predicted"]["utility"] >= 0.99 * 24.0922
