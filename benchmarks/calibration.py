@@ -31,8 +31,8 @@ import numpy as np
 from bench_args import parse_dataclass_args
 
 from twin.calibration import calibrate_from_network
-from twin.deployment import observe, sinr_rmse_db
 from twin.instance import Design
+from twin.observation import observe, sinr_rmse_db
 from twin.scenario_io import load_scenario
 from twin.validation import validate_design
 

@@ -17,10 +17,10 @@ from twin.calibration import (
     effective_counts,
     fading_log_moments_db,
 )
-from twin.deployment import observe, sinr_rmse_db
 from twin.errors import CalibrationError, ScenarioError
 from twin.instance import Design
 from twin.mobility import place_base_stations
+from twin.observation import observe, sinr_rmse_db
 from twin.physical import ChannelReport, PhysicalLayer, true_channel_scenario
 from twin.scenario import Scenario
 from twin.scenario_io import parse_scenario

@@ -16,10 +16,11 @@ import pytest
 
 from tests.twin.small import small_scenario
 from twin.deploylog import LockedLogError, ReadOnlyLogError
-from twin.deployment import Operations, observe, report_digest
+from twin.deployment import Operations, report_digest
 from twin.element import ElementFaults, element_path
 from twin.errors import DeploymentError, DeploymentLogError, DesignError
 from twin.instance import Design
+from twin.observation import observe
 from twin.scenario import Scenario
 from twin.validation import design_digest, scenario_digest
 
