@@ -323,7 +323,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         controllers=args.controller or [], seeds=args.seeds, seed=args.seed,
     )  # fmt: skip
     cells = spec.cells()  # validates every combination before anything runs
-    print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {spec.seeds} seeds) "
+    seeds = f"{spec.seeds} seed" + ("s" if spec.seeds != 1 else "")
+    print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {seeds}) "
           f"on {args.executor}", file=sys.stderr)  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
         report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format)
