@@ -126,6 +126,9 @@ def browser_factory():
                      "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     # WebGL (the maps' Scattergl) through SwiftShader, which Chromium
+                     # otherwise only falls back to with a deprecation warning
+                     "--enable-unsafe-swiftshader",
                      f"--user-data-dir={profile}"):  # fmt: skip
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
