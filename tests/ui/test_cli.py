@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ui.cli import main
+from tests.ui.cli_run import run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_scenario_check_accepts_every_shipped_scenario(capsys):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ui.cli import main as MAIN
+from tests.ui.cli_run import run
 
 SCENARIO = """\
 name: tinycal
@@ -24,12 +24,6 @@ sync:
 control: {epoch_s: 0.5, controller: max}
 gates: {runs: 3, min_runs: 2, window_s: 1.0}
 """
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = MAIN(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.cli import main as MAIN
+from tests.ui.cli_run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +29,6 @@ sync: {enabled: true, report_period_s: 0.1}
 control: {epoch_s: 0.5, controller: max}
 gates: {runs: 5, min_runs: 5, window_s: 1.0, realized_utility_tolerance: 1000}
 """
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = MAIN(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

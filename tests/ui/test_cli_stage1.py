@@ -2,13 +2,7 @@
 
 import json
 
-from ui.cli import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.ui.cli_run import run
 
 
 def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):

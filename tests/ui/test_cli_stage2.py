@@ -5,13 +5,8 @@ import json
 import pytest
 
 from diffusion.planner import default_candidates
+from tests.ui.cli_run import run
 from ui.cli import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from ui.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.ui.cli_run import run
 
 
 def test_sweep_writes_tables_and_an_offline_figure_page(capsys, tmp_path):

@@ -1,0 +1,11 @@
+"""Run the ``aign`` CLI in-process for a test: exit code, stdout and stderr."""
+
+from __future__ import annotations
+
+from ui.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
