@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from agents.constraint_draw import ConstraintDraw
 from agents.dataset import (
     CONSTRAINT_NAMES,
     FIELDS,
@@ -44,6 +45,7 @@ class CollectArgs:
     horizon: int = 8
     environment_seed: int = 0  # the sampler's environment (shadowing fields)
     noise_jitter_db: float = 0.0
+    impose: ConstraintDraw | None = None  # per-episode constraint limits (--impose)
 
 
 def make_env_fn(
@@ -55,6 +57,7 @@ def make_env_fn(
         return PowerAllocationEnv(
             scenario, users=args.users, max_users=args.max_users, horizon=args.horizon,
             environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
+            constraint_draw=args.impose,
         )  # fmt: skip
 
     return make
@@ -126,6 +129,8 @@ def collect(
         f"{probe.scenario.name}|{source}|users={list(probe.user_counts)}|seed={args.seed}|"
         f"environment_seed={args.environment_seed}|noise_jitter_db={args.noise_jitter_db:g}"
     )
+    if args.impose is not None:  # (kept out of unconstrained streams: they resume as before)
+        stream += f"|impose={args.impose.spec()}"
     start = writer.done(stream)
     num_envs = max(1, min(args.batch, args.episodes))
     tasks = [
@@ -210,6 +215,7 @@ def _labels(instances, rec, n_max: int, n_bs: int) -> dict[str, np.ndarray]:
     gains = np.zeros((e, n_max, n_bs))
     assoc = np.zeros((e, n_max), np.int32)
     constraint_ok = np.ones((e, len(CONSTRAINT_NAMES)), bool)
+    limits = np.full((e, len(CONSTRAINT_NAMES)), np.nan)
     env_params = np.zeros((e, 5), np.float32)
     for i, inst in enumerate(instances):
         n = inst.n_users
@@ -218,6 +224,8 @@ def _labels(instances, rec, n_max: int, n_bs: int) -> dict[str, np.ndarray]:
         violations = inst.evaluate(final).violations
         for c, name in enumerate(CONSTRAINT_NAMES):
             constraint_ok[i, c] = violations.get(name, 0.0) == 0.0
+            limit = getattr(inst.constraints, name)
+            limits[i, c] = np.nan if limit is None else limit
         serving = inst.gains[np.arange(n), inst.assoc]
         env_params[i] = [n, 10 * np.log10(inst.noise_mw), 10 * np.log10(serving).mean(),
                          inst.price, inst.n_bs]  # fmt: skip
@@ -230,5 +238,6 @@ def _labels(instances, rec, n_max: int, n_bs: int) -> dict[str, np.ndarray]:
         "final_utility": rec["utilities"][:, -1].copy(),
         "feasible": constraint_ok.all(axis=1),
         "constraint_ok": constraint_ok,
+        "constraint_limits": limits,
         "env_params": env_params,
     }

@@ -1,6 +1,6 @@
 """Labeled trajectory datasets: the stage-1 output that BCQ and the diffusion planner learn from.
 
-Format ``aign.trajectories/1`` (documented in ``docs/datasets.md``): a folder with
+Format ``aign.trajectories/2`` (documented in ``docs/datasets.md``): a folder with
 ``dataset.json`` (the manifest) and shards ``shard-*.npz`` written atomically, each listed in
 the manifest with its SHA-256. The fields follow Minari's (observations, actions, rewards,
 terminations per step) plus what the paper's stage 2 needs: the power trajectory, the
@@ -29,7 +29,8 @@ from twin.errors import AignError
 from twin.instance import write_json_atomic
 
 FORMAT = "aign.trajectories"
-VERSION = 1
+VERSION = 2  # 2 added per-episode constraint limits ("constraint_limits")
+READABLE_VERSIONS = (1, 2)  # version 1 episodes all have the header's constraints
 CONSTRAINT_NAMES = ("min_rate_bps", "max_total_power_mw", "max_interference_mw")
 ENV_PARAM_NAMES = ("n_users", "noise_dbm", "mean_serving_gain_db", "price", "n_bs")
 # Per-episode arrays and their dtypes; leading axis = episode.
@@ -47,6 +48,7 @@ FIELDS: dict[str, str] = {
     "final_utility": "float64",  # (E,)
     "feasible": "bool",  # (E,) every imposed constraint holds at the end
     "constraint_ok": "bool",  # (E, 3) per constraint in CONSTRAINT_NAMES (True if not imposed)
+    "constraint_limits": "float64",  # (E, 3) each episode's limits; NaN = not imposed
     "env_params": "float32",  # (E, len(ENV_PARAM_NAMES))
     "seeds": "int64",  # (E,)
     "episode_index": "int64",  # (E,) index within its collection stream
@@ -112,13 +114,37 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DatasetError(f"{manifest}: not an {FORMAT} manifest")
     version = data.get("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         newer = isinstance(version, int) and version > VERSION
         hint = "upgrade aign to read it" if newer else "re-collect it with this aign"
         raise DatasetError(
-            f"{manifest}: dataset version {version!r}, this aign reads version {VERSION}; {hint}"
+            f"{manifest}: dataset version {version!r}, this aign reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; {hint}"
         )
     return data
+
+
+def header_limits(header: DatasetHeader) -> np.ndarray:
+    """(3,) the header's constraint limits in :data:`CONSTRAINT_NAMES` order, NaN = none."""
+    return np.array(
+        [np.nan if header.constraints.get(n) is None else header.constraints[n]
+         for n in CONSTRAINT_NAMES], dtype=np.float64,
+    )  # fmt: skip
+
+
+def imposed_summary(limits: np.ndarray, ok: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per imposed constraint: how many episodes impose it, their limits' range, and the
+    share of those episodes that met it (what a model trained on them has seen)."""
+    out = {}
+    for c, name in enumerate(CONSTRAINT_NAMES):
+        imposed = ~np.isnan(limits[:, c])
+        if imposed.any():
+            out[name] = {
+                "episodes": int(imposed.sum()),
+                "limit_range": [float(limits[imposed, c].min()), float(limits[imposed, c].max())],
+                "satisfied_share": float(ok[imposed, c].mean()),
+            }
+    return out
 
 
 class TrajectoryWriter:
@@ -129,6 +155,11 @@ class TrajectoryWriter:
         self.header = header
         if (self.path / "dataset.json").exists():
             self.manifest = _read_manifest(self.path)
+            if self.manifest["version"] != VERSION:
+                raise DatasetError(
+                    f"{self.path}: a version {self.manifest['version']} dataset; this aign "
+                    f"writes version {VERSION}: write to a new --out (both can be trained on)"
+                )
             existing = DatasetHeader.from_dict(self.manifest["header"])
             differ = existing.compatible(header)
             if differ:
@@ -208,7 +239,9 @@ class TrajectoryDataset:
             header = DatasetHeader.from_dict(manifest["header"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"{path}/dataset.json: malformed header ({exc})") from None
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
+        # Version 1 shards lack the per-episode limits: every episode had the header's.
+        stored = [k for k in FIELDS if manifest["version"] > 1 or k != "constraint_limits"]
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in stored}
         for shard in manifest["shards"]:
             file = path / shard["file"]
             if not file.exists():
@@ -220,13 +253,17 @@ class TrajectoryDataset:
                 )
             try:
                 with np.load(file, allow_pickle=False) as npz:
-                    for k in FIELDS:
+                    for k in stored:
                         parts[k].append(npz[k])
             except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
                 raise DatasetError(f"{file}: unreadable or truncated shard ({exc})") from None
         if not manifest["shards"]:
             raise DatasetError(f"{path}: the dataset has no episodes yet")
         arrays = {k: np.concatenate(v) for k, v in parts.items()}
+        if "constraint_limits" not in arrays:
+            arrays["constraint_limits"] = np.tile(
+                header_limits(header), (len(arrays["returns"]), 1)
+            )
         dataset = cls(header, arrays, path, manifest["shards"])
         dataset._check_shapes()
         return dataset
@@ -239,6 +276,7 @@ class TrajectoryDataset:
             "rewards": (e, h),
             "powers_mw": (e, h + 1, n),
             "gains": (e, n, self.header.n_bs),
+            "constraint_limits": (e, len(CONSTRAINT_NAMES)),
         }
         for name, shape in expected.items():
             if self.arrays[name].shape != shape:
@@ -254,11 +292,16 @@ class TrajectoryDataset:
 
         n = int(self.arrays["n_users"][k])
         h = self.header
+        limits = self.arrays["constraint_limits"][k]
+        constraints = Constraints(**{
+            name: None if np.isnan(limit) else float(limit)
+            for name, limit in zip(CONSTRAINT_NAMES, limits, strict=True)
+        })  # fmt: skip
         return ProblemInstance(
             gains=self.arrays["gains"][k, :n], assoc=self.arrays["assoc"][k, :n],
             noise_mw=float(self.arrays["noise_mw"][k]), bandwidth_hz=h.bandwidth_hz,
             levels_mw=np.asarray(h.levels_mw), price=h.price,
-            constraints=Constraints(**h.constraints), reuse=h.reuse,  # type: ignore[arg-type]
+            constraints=constraints, reuse=h.reuse,  # type: ignore[arg-type]
         )  # fmt: skip
 
     # ------------------------------------------------------------------ quality figures
@@ -290,6 +333,7 @@ class TrajectoryDataset:
                     for i, name in enumerate(CONSTRAINT_NAMES)
                 },
             },
+            "constraints": imposed_summary(a["constraint_limits"], a["constraint_ok"]),
             "coverage": self.coverage(),
         }
 

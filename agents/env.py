@@ -2,7 +2,8 @@
 
 Each ``reset`` draws a problem instance from the scenario (user count from ``users``,
 positions, LOS, shadowing, fading, optional noise jitter) through the twin's public
-:class:`~twin.sampling.InstanceSampler`; ``options={"instance": inst}`` pins one instead.
+:class:`~twin.sampling.InstanceSampler` and, with ``constraint_draw``, per-episode constraint
+limits (:mod:`agents.constraint_draw`); ``options={"instance": inst}`` pins one instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agents.constraint_draw import ConstraintDraw
 from agents.mdp import (
     OBS_LIMIT,
     MDPConfig,
@@ -50,6 +52,7 @@ class PowerAllocationEnv(gym.Env):
         violation_penalty: float = 10.0,
         environment_seed: int = 0,
         noise_jitter_db: float = 0.0,
+        constraint_draw: ConstraintDraw | None = None,
     ):
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.user_counts = tuple(int(u) for u in (users or [self.scenario.users.n]))
@@ -64,6 +67,7 @@ class PowerAllocationEnv(gym.Env):
         if max(self.user_counts) > self.config.max_users:
             raise ValueError(f"users {self.user_counts} exceed max_users {self.config.max_users}")
         self.sampler = InstanceSampler(self.scenario, environment_seed, noise_jitter_db)
+        self.constraint_draw = constraint_draw
         self.observation_space = spaces.Box(
             -OBS_LIMIT, OBS_LIMIT, shape=(self.config.obs_dim,), dtype=np.float32
         )
@@ -82,6 +86,8 @@ class PowerAllocationEnv(gym.Env):
         else:
             n = int(self.np_random.choice(self.user_counts))
             self.instance = self.sampler.sample(self.np_random, n)
+            if self.constraint_draw is not None:
+                self.instance = self.constraint_draw.apply(self.instance, self.np_random)
         check_fits(self.instance, self.config)
         self.power_mw = initial_power(self.instance, self.scenario.power.initial_mw)
         self.t = 0

@@ -81,7 +81,9 @@ def _collect(args: Args, executor, out: Path) -> TrajectoryDataset:
 
 
 def _same_dataset(a: TrajectoryDataset, b: TrajectoryDataset) -> bool:
-    return all(np.array_equal(a[name], b[name]) for name in FIELDS)
+    # NaN marks a constraint not imposed; equal_nan only where floats may hold it
+    return all(np.array_equal(a[name], b[name], equal_nan=name == "constraint_limits")
+               for name in FIELDS)  # fmt: skip
 
 
 def _sweep_spec(args: Args) -> SweepSpec:

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.dataset import CONSTRAINT_NAMES, TrajectoryDataset
+from agents.dataset import CONSTRAINT_NAMES, TrajectoryDataset, imposed_summary
 from diffusion.conditioning import (
     CONSTRAINT_GROUPS,
     GOAL_GROUPS,
     Condition,
+    goal_slices,
     goal_vector,
     instance_features,
     instance_relative_quality,
@@ -111,16 +112,31 @@ def build_training_data(
         "datasets": [
             {"path": str(ds.path), "scenario": ds.header.scenario, "episodes": ds.n_episodes,
              "sources": _sources(ds),
-             "constraints": {k: v for k, v in ds.header.constraints.items() if v is not None},
+             "constraints": imposed_summary(ds["constraint_limits"], ds["constraint_ok"]),
              "shards": [s["sha256"][:16] for s in ds.shards]}
             for ds in datasets
         ],
         "episodes": e,
+        "normalized_limits": normalized_limit_ranges(cond.goals),
         "return_normalization": return_normalization,
         "mean_final_utility": float(np.mean([ds["final_utility"].mean() for ds in datasets])),
     }  # fmt: skip
     return TrainingData(torch.tensor(np.stack(x0), dtype=torch.float32), cond, normalizer,
                         ranges, provenance)  # fmt: skip
+
+
+def normalized_limit_ranges(goals: torch.Tensor) -> dict[str, list[float]]:
+    """Per constraint imposed in training: the range of its normalized limit (the value the
+    model sees), so that the planner can warn when asked to extrapolate beyond it."""
+    out = {}
+    for name, sl in goal_slices().items():
+        if name in CONSTRAINT_GROUPS:
+            group = goals[:, sl]
+            imposed = group[:, 0] > 0.5
+            if bool(imposed.any()):
+                limits = group[imposed, 1]
+                out[name] = [float(limits.min()), float(limits.max())]
+    return out
 
 
 def _sources(ds: TrajectoryDataset) -> dict[str, int]:

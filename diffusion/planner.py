@@ -28,7 +28,13 @@ import torch
 
 from agents.mdp import action_towards, check_fits, next_power
 from diffusion.checkpoint import DiffusionModel, load_model
-from diffusion.conditioning import GOAL_GROUPS, Condition, goal_vector, instance_features
+from diffusion.conditioning import (
+    GOAL_GROUPS,
+    Condition,
+    constraint_goal,
+    goal_vector,
+    instance_features,
+)
 from diffusion.runtime import torch_threads
 from diffusion.sampler import sample_trajectories
 from twin.controllers.base import Observation
@@ -41,6 +47,8 @@ SOURCE = "diffusion"
 # for the same cost, since the user transformer runs on the instance's own users only.
 CANDIDATE_TOKENS = 16 * 80
 MIN_CANDIDATES = 16
+# How far (in the model's normalized units) a limit may leave the trained range unannounced.
+LIMIT_SLACK = 0.02
 
 
 def default_candidates(n_users: int) -> int:
@@ -268,6 +276,7 @@ class Planner:
         datasets = self.model.meta.get("dataset", {}).get("datasets", [])
         seen = {name for d in datasets for name in d.get("constraints", {})}
         recorded = all("constraints" in d for d in datasets) and bool(datasets)
+        ranges = self.model.meta.get("dataset", {}).get("normalized_limits", {})
         for name in instance.constraints.active():
             if not recorded:
                 out.append(f"the model does not record its training constraints; {name} may "
@@ -277,6 +286,19 @@ class Planner:
                     f"the model never saw {name} in training: its candidates ignore it and are "
                     f"only screened on the twin"
                 )
+            elif name in ranges:
+                lo, hi = ranges[name]
+                value = float(constraint_goal(
+                    name, instance.constraints, True, instance.n_users, instance.max_power_mw,
+                    instance.noise_mw,
+                )[1])  # fmt: skip
+                if not lo - LIMIT_SLACK <= value <= hi + LIMIT_SLACK:
+                    out.append(
+                        f"{name} = {getattr(instance.constraints, name):g} is outside the "
+                        f"limits the model was trained on (normalized {value:.3g}, trained "
+                        f"{lo:.3g} to {hi:.3g}): its candidates extrapolate and are screened "
+                        f"on the twin"
+                    )
         if settings.target_return > 1.0:
             out.append(
                 f"target return {settings.target_return:g} asks for more than the best return "

@@ -255,11 +255,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from agents.collect import CollectArgs, collect
+    from agents.constraint_draw import parse_impose
 
     spec = CollectArgs(
         scenario=args.scenario, policy=args.policy, episodes=args.episodes, out=args.out,
         users=_user_counts(args.users), max_users=args.max_users, seed=args.seed,
-        batch=args.batch, horizon=args.horizon,
+        batch=args.batch, horizon=args.horizon, impose=parse_impose(args.impose),
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
         report = collect(spec, executor=args.executor)
@@ -572,6 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
     col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
     col.add_argument("--horizon", type=int, default=8, help="steps per episode")
+    col.add_argument(
+        "--impose", action="append", metavar="NAME[=LO-HI]",
+        help="impose a constraint on every episode with a limit drawn per episode relative to "
+             "its unconstrained design p*: min-rate (a rate between the worst user's and the "
+             "LO-HI percentile of p*'s rates, default 5-30) or budget (LO-HI of p*'s total "
+             "power, default 0.4-1.0); repeatable",
+    )  # fmt: skip
     col.add_argument("--out", required=True, metavar="DATASET")
     col.add_argument("--quiet", action="store_true")
     col.set_defaults(func=cmd_collect)

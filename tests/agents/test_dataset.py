@@ -1,12 +1,13 @@
 """Trajectory datasets: round trip, labels recomputed by the twin, resume, merge, refusals."""
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from agents.collect import CollectArgs, collect
-from agents.dataset import DatasetError, TrajectoryDataset
+from agents.dataset import VERSION, DatasetError, TrajectoryDataset
 from agents.mdp import MDPConfig, next_power
 
 
@@ -124,10 +125,39 @@ def test_newer_dataset_version_is_refused(tmp_path):
     _collect(tmp_path / "v", episodes=2, batch=2)
     manifest = tmp_path / "v" / "dataset.json"
     data = json.loads(manifest.read_text())
-    data["version"] = 2
+    data["version"] = VERSION + 1
     manifest.write_text(json.dumps(data))
-    with pytest.raises(DatasetError, match="version 2.*upgrade aign"):
+    with pytest.raises(DatasetError, match=f"version {VERSION + 1}.*upgrade aign"):
         TrajectoryDataset.load(tmp_path / "v")
+
+
+def _downgrade_to_version_1(path):
+    """Rewrite a dataset as version 1 wrote it: no per-episode limits in the shards."""
+    manifest = path / "dataset.json"
+    data = json.loads(manifest.read_text())
+    for shard in data["shards"]:
+        file = path / shard["file"]
+        with np.load(file) as npz:
+            arrays = {k: npz[k] for k in npz.files if k != "constraint_limits"}
+        with open(file, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        shard["sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+    data["version"] = 1
+    manifest.write_text(json.dumps(data))
+
+
+def test_version_1_datasets_still_load_with_the_header_constraints(tmp_path):
+    _collect(tmp_path / "old", episodes=3, batch=3)
+    _downgrade_to_version_1(tmp_path / "old")
+    old = TrajectoryDataset.load(tmp_path / "old")
+    assert old["constraint_limits"].shape == (3, 3)
+    assert np.isnan(old["constraint_limits"]).all()  # paper-fig3 imposes nothing
+    assert old.instance(0).constraints.active() == ()
+    # appending would mix versions in one manifest: refused, nothing written
+    before = (tmp_path / "old" / "dataset.json").read_text()
+    with pytest.raises(DatasetError, match="version 1 dataset.*new --out"):
+        _collect(tmp_path / "old", episodes=4, batch=2)
+    assert (tmp_path / "old" / "dataset.json").read_text() == before
 
 
 def test_episodes_of_another_shape_are_not_mixed_in(tmp_path):

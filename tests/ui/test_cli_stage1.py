@@ -119,3 +119,18 @@ def test_bad_dataset_and_policy_are_clear_errors(capsys, tmp_path):
         str(tmp_path / "s"),
     )
     assert code == 1 and "--users" in err
+
+
+def test_collect_imposes_drawn_limits_and_refuses_an_unknown_constraint(capsys, tmp_path):
+    data = tmp_path / "budget"
+    common = ["collect", "--scenario", "paper-20", "--policy", "coordinate", "--episodes", "3",
+              "--batch", "3", "--horizon", "4", "--quiet"]  # fmt: skip
+    code, out, _ = run(capsys, *common, "--out", str(data), "--impose", "budget=0.5-0.6")
+    assert code == 0 and json.loads(out)["collected"] == 3
+    info = json.loads(run(capsys, "dataset", "info", str(data))[1])
+    budget = info["constraints"]["max_total_power_mw"]
+    assert budget["episodes"] == 3 and budget["satisfied_share"] == 1.0  # the expert keeps it
+    assert set(info["constraints"]) == {"max_total_power_mw"}
+    code, _, err = run(capsys, *common, "--out", str(tmp_path / "bad"), "--impose", "power")
+    assert code == 1 and "aign collect: error: --impose: unknown constraint 'power'" in err
+    assert not (tmp_path / "bad").exists()
