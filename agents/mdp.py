@@ -82,8 +82,11 @@ def observe(
 def next_power(
     instance: ProblemInstance, power_mw: np.ndarray, action: np.ndarray, config: MDPConfig
 ) -> np.ndarray:
-    """Apply an action in [-1, 1] per (padded) user: move, clip to the levels' range, snap."""
-    a = np.clip(np.asarray(action, dtype=float)[: instance.n_users], -1.0, 1.0)
+    """Apply an action in [-1, 1] per (padded) user: move, clip to the levels' range, snap.
+
+    Batched too: leading axes of ``power_mw`` and ``action`` are candidates (element-wise,
+    so each row gives exactly what it gives alone)."""
+    a = np.clip(np.asarray(action, dtype=float)[..., : instance.n_users], -1.0, 1.0)
     moved = power_mw + a * config.max_step_fraction * instance.max_power_mw
     moved = np.clip(moved, instance.levels_mw[0], instance.max_power_mw)
     return instance.snap_to_levels(moved)
@@ -92,10 +95,12 @@ def next_power(
 def action_towards(
     instance: ProblemInstance, power_mw: np.ndarray, target_mw: np.ndarray, config: MDPConfig
 ) -> np.ndarray:
-    """The (padded) action moving ``power_mw`` as far towards ``target_mw`` as a step allows."""
+    """The (padded) action moving ``power_mw`` as far towards ``target_mw`` as a step allows
+    (batched over leading axes like :func:`next_power`)."""
     step = config.max_step_fraction * instance.max_power_mw
-    action = np.zeros(config.max_users, dtype=np.float32)
-    action[: instance.n_users] = np.clip((target_mw - power_mw) / step, -1.0, 1.0)
+    power_mw = np.asarray(power_mw)
+    action = np.zeros((*power_mw.shape[:-1], config.max_users), dtype=np.float32)
+    action[..., : instance.n_users] = np.clip((target_mw - power_mw) / step, -1.0, 1.0)
     return action
 
 

@@ -317,17 +317,20 @@ class Planner:
     def _recover_actions(
         self, instance: ProblemInstance, trajectories: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Actions moving towards each next generated state, and the states they reach."""
+        """Actions moving towards each next generated state, and the states they reach.
+
+        The MDP's own step (:func:`agents.mdp.action_towards`, then
+        :func:`agents.mdp.next_power`), applied to all K candidates at once.
+        """
         k, steps, n = trajectories.shape
         config = self.model.mdp
         actions = np.zeros((k, steps - 1, n), np.float32)
         realized = np.empty_like(trajectories)
-        for c in range(k):
-            p = realized[c, 0] = trajectories[c, 0]
-            for t in range(steps - 1):
-                a = action_towards(instance, p, trajectories[c, t + 1], config)
-                p = realized[c, t + 1] = next_power(instance, p, a, config)
-                actions[c, t] = a[:n]
+        p = realized[:, 0] = trajectories[:, 0]
+        for t in range(steps - 1):
+            a = action_towards(instance, p, trajectories[:, t + 1], config)
+            p = realized[:, t + 1] = next_power(instance, p, a, config)
+            actions[:, t] = a[:, :n]
         return actions, realized
 
 
