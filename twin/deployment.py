@@ -29,7 +29,7 @@ import hmac
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -719,28 +719,10 @@ class Operations:
             )
             op = opened.operation
             row = _Recorder(self, scenario, op, "deploy", sdigest, digest)
-            config = ElementState(
-                scenario.name,
-                sdigest,
-                digest,
-                tuple(power.tolist()),
-                design.source,
-                op,
-                self._now(),
-            )
+            config = row.state(digest, power.tolist(), design.source)
             failure = row.change(self.element(scenario), config, apply_timeout_s, "applied")
             if failure is not None:  # refused or unanswered, and not in force: nothing changed
-                return Outcome(
-                    "deploy",
-                    "failed",
-                    scenario.name,
-                    op,
-                    digest,
-                    failure.detail,
-                    self.in_force(scenario).to_dict(),
-                    predicted,
-                    recovered=notes,
-                )
+                return row.outcome("failed", failure.detail, notes, predicted)
 
             realized = self.observer(
                 scenario, np.asarray(current.power_mw), power, observation_seed(scenario, op)
@@ -767,27 +749,9 @@ class Operations:
                     f"kept design {digest}: {verdict.reason}",
                     {"reason": verdict.reason},
                 )
-                return Outcome(
-                    "deploy",
-                    "kept",
-                    scenario.name,
-                    op,
-                    digest,
-                    f"design {digest} is in force and kept: {verdict.reason}",
-                    self.in_force(scenario).to_dict(),
-                    predicted,
-                    realized.to_dict(),
-                    notes,
-                )
-            restore = ElementState(
-                scenario.name,
-                sdigest,
-                current.digest,
-                current.power_mw,
-                current.source,
-                op,
-                self._now(),
-            )
+                message = f"design {digest} is in force and kept: {verdict.reason}"
+                return row.outcome("kept", message, notes, predicted, realized.to_dict())
+            restore = row.state(current.digest, current.power_mw, current.source)
             failure = row.change(
                 self.element(scenario),
                 restore,
@@ -795,32 +759,12 @@ class Operations:
                 "rolled_back",
                 why=f"restored {current.digest}: {verdict.reason}",
             )
-            now = self.in_force(scenario).to_dict()
             if failure is not None:
-                return Outcome(
-                    "deploy",
-                    "failed",
-                    scenario.name,
-                    op,
-                    digest,
-                    failure.detail,
-                    now,
-                    predicted,
-                    realized.to_dict(),
-                    notes,
-                )
-            return Outcome(
-                "deploy",
-                "rolled_back",
-                scenario.name,
-                op,
-                digest,
-                f"design {digest} was rolled back, {current.digest} is in force: {verdict.reason}",
-                now,
-                predicted,
-                realized.to_dict(),
-                notes,
+                return row.outcome("failed", failure.detail, notes, predicted, realized.to_dict())
+            message = (
+                f"design {digest} was rolled back, {current.digest} is in force: {verdict.reason}"
             )
+            return row.outcome("rolled_back", message, notes, predicted, realized.to_dict())
 
     # ------------------------------------------------------------------ rollback
     def rollback(
@@ -874,15 +818,7 @@ class Operations:
             )
             op = opened.operation
             row = _Recorder(self, scenario, op, "rollback", sdigest, back["digest"])
-            config = ElementState(
-                scenario.name,
-                sdigest,
-                back["digest"],
-                tuple(power.tolist()),
-                target["source"],
-                op,
-                self._now(),
-            )
+            config = row.state(back["digest"], power.tolist(), target["source"])
             failure = row.change(
                 self.element(scenario),
                 config,
@@ -890,28 +826,10 @@ class Operations:
                 "rolled_back",
                 why=f"rolled back by hand from {current.digest}",
             )
-            now = self.in_force(scenario).to_dict()
             if failure is not None:
-                return Outcome(
-                    "rollback",
-                    "failed",
-                    scenario.name,
-                    op,
-                    back["digest"],
-                    failure.detail,
-                    now,
-                    recovered=notes,
-                )
-            return Outcome(
-                "rollback",
-                "rolled_back",
-                scenario.name,
-                op,
-                back["digest"],
-                f"rolled back: {back['digest']} is in force (was {current.digest})",
-                now,
-                recovered=notes,
-            )
+                return row.outcome("failed", failure.detail, notes)
+            message = f"rolled back: {back['digest']} is in force (was {current.digest})"
+            return row.outcome("rolled_back", message, notes)
 
     # ------------------------------------------------------------------ history
     def history(
@@ -972,6 +890,24 @@ class _Recorder:
     ):
         self.ops, self.scenario, self.op, self.kind = ops, scenario, op, kind
         self.sdigest, self.design = sdigest, design
+
+    def state(self, design: str, power_mw: Sequence[float], source: str) -> ElementState:
+        """The configuration this operation asks the element to put in force."""
+        return ElementState(self.scenario.name, self.sdigest, design, tuple(power_mw), source,
+                            self.op, self.ops._now())  # fmt: skip
+
+    def outcome(
+        self,
+        status: str,
+        message: str,
+        recovered: list[dict[str, Any]],
+        predicted: dict[str, Any] | None = None,
+        realized: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """How the operation ended, with what the network has in force now."""
+        in_force = self.ops.in_force(self.scenario).to_dict()
+        return Outcome(self.kind, status, self.scenario.name, self.op, self.design, message,
+                       in_force, predicted, realized, recovered)  # fmt: skip
 
     def append(
         self, step: str, in_force: str, in_force_mw: list[float], detail: str, data: dict[str, Any]
