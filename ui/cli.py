@@ -399,7 +399,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             ),
         )
     settings = {"candidates": args.candidates, "steps": args.steps, "seed": args.plan_seed,
-                "guidance_weight": args.guidance_weight, "compose": args.compose}  # fmt: skip
+                "guidance_weight": args.guidance_weight, "compose": args.compose,
+                "refine": args.refine}  # fmt: skip
     if args.target_return is not None:
         settings["target_return"] = args.target_return
     model = args.model or default_model_dir()
@@ -602,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--min-rate", type=float, metavar="BPS", help="impose a per-user min rate")
     plan.add_argument("--max-total-power", type=float, metavar="MW", help="impose a budget")
     plan.add_argument("--compose", action="store_true", help="compose constraint guidance")
+    plan.add_argument("--refine", type=int, default=0, metavar="R",
+                      help="polish the best R candidates by coordinate ascent on the twin "
+                           "(each marked refined; 0: none)")  # fmt: skip
     plan.add_argument("--seed", type=int, help="scenario seed for the snapshot")
     plan.add_argument("--plan-seed", type=int, default=0, help="seed of the sampling noise")
     plan.add_argument("--out", metavar="FILE", help="designs JSON (default: stdout)")

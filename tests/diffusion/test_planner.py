@@ -109,10 +109,10 @@ def test_an_instance_with_more_users_than_the_model_is_refused(fig3_planner):
 
 
 def test_controller_spec_builds_a_planner_with_its_settings(fig3_model):
-    controller = diffusion_controller(f"{fig3_model},candidates=4,w=2,seed=9")
+    controller = diffusion_controller(f"{fig3_model},candidates=4,w=2,seed=9,refine=2")
     assert isinstance(controller, Controller)
     s = controller.planner.settings
-    assert (s.candidates, s.guidance_weight, s.seed) == (4, 2.0, 9)
+    assert (s.candidates, s.guidance_weight, s.seed, s.refine) == (4, 2.0, 9, 2)
     with pytest.raises(AignError, match="folder"):
         diffusion_controller("")
     with pytest.raises(AignError, match="candidates="):
@@ -124,6 +124,8 @@ def test_invalid_settings_are_refused(fig3_planner, fig3_instance):
         fig3_planner.plan(fig3_instance, candidates=0)
     with pytest.raises(AignError, match="guidance_weight"):
         fig3_planner.plan(fig3_instance, guidance_weight=-1.0)
+    with pytest.raises(AignError, match="refine must be >= 0"):
+        fig3_planner.plan(fig3_instance, refine=-1)
     with pytest.raises(AignError, match="at most 100"):
         fig3_planner.plan(fig3_instance, steps=500)
     with pytest.raises(AignError, match="2 users"):
@@ -145,3 +147,34 @@ def test_plan_result_writes_designs_that_load_designs_reads(fig3_planner, fig3_i
     write_json_atomic(tmp_path / "plan.json", result.to_dict())
     designs = load_designs(tmp_path / "plan.json")
     assert [d.power_mw.tolist() for d in designs] == [d.power_mw.tolist() for d in result.designs]
+
+
+def test_refinement_polishes_the_best_candidates_on_the_twin_and_never_worsens_them(
+    fig3_planner, fig3_instance
+):
+    from dataclasses import replace
+
+    from twin.radio import Constraints
+    from twin.solvers import coordinate_ascent, is_better
+
+    # a 30 mW budget binds: the unconstrained optimum (28, 31) spends 59 mW
+    tight = replace(fig3_instance, constraints=Constraints(max_total_power_mw=30.0))
+    plain = fig3_planner.plan(tight, candidates=8, steps=3, seed=4, recover_actions=False)
+    polished = fig3_planner.plan(tight, candidates=8, steps=3, seed=4, refine=3,
+                                 recover_actions=False)  # fmt: skip
+    assert plain.refined is None and polished.refined is not None
+    # the best design is at least as good as without refinement, and is a coordinate-ascent
+    # fixed point when it was refined (no single user can improve it)
+    u0, v0 = plain.utility[0], plain.violation[0]
+    u1, v1 = polished.utility[0], polished.violation[0]
+    assert (u1, v1) == (u0, v0) or is_better(u1, v1, u0, v0)
+    assert polished.violation[0] == 0.0 and sum(polished.best.power_mw) <= 30.0
+    refined = [d for d in polished.designs if d.provenance["refined"]]
+    assert 0 < len(refined) <= 3
+    for design in refined:
+        fixed = coordinate_ascent(tight, starts=1, init=design.power_mw)
+        assert np.array_equal(fixed, design.power_mw)
+    # untouched candidates keep their sampled designs, the same as without refinement
+    untouched = {tuple(d.power_mw) for d in polished.designs if not d.provenance["refined"]}
+    assert untouched <= {tuple(d.power_mw) for d in plain.designs}
+    assert polished.to_dict()["refined"] == [d.provenance["refined"] for d in polished.designs]

@@ -66,6 +66,17 @@ def test_plan_takes_an_instance_and_warns_about_a_budget_it_never_saw(capsys, tm
         assert any("no candidate satisfies" in w for w in data["warnings"])
 
 
+def test_plan_refine_polishes_candidates_to_meet_a_binding_budget(capsys, tmp_path, model):
+    out = tmp_path / "refined.json"
+    code, _, _ = run(capsys, "plan", "paper-fig3", "--model", str(model), "--candidates", "8",
+                     "--max-total-power", "30", "--refine", "2", "--out", str(out))  # fmt: skip
+    data = json.loads(out.read_text())
+    best = data["designs"][0]
+    assert code == 0 and best["predicted"]["feasible"] and sum(best["power_mw"]) <= 30
+    assert sum(data["refined"]) <= 2 and best["provenance"]["refine"] == 2
+    assert not any("no candidate satisfies" in w for w in data["warnings"])
+
+
 def test_the_planner_is_a_controller_the_twin_runs(capsys, model):
     code, out, _ = run(
         capsys, "simulate", "paper-fig3", "--controller", f"diffusion:{model}", "--json", "--quiet"
