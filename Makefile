@@ -48,8 +48,9 @@ bench-mobile-env: setup
 	bash benchmarks/compare_mobile_env.sh
 
 # The small default diffusion model that ships in models/paper (aign plan without --model):
-# trajectories of the paper scenarios, then training. Seeded: the same command gives the same
-# model on one machine. About 20 minutes on 2 cores.
+# trajectories of the paper scenarios (unconstrained, then each constraint alone with limits
+# drawn per episode: docs/diffusion.md), then training. Seeded: the same command gives the
+# same model on one machine. About 40 minutes on 2 cores.
 MODEL_DATA := .model-data
 model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
@@ -59,12 +60,21 @@ model: setup
 	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
 	  done; \
 	done
+	for n in 20 50 80; do \
+	  for c in min-rate:1000 budget:2000; do \
+	    for p in coordinate:128 noisy:coordinate,sigma=0.3:64 noisy:coordinate,sigma=0.8:64; do \
+	      $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 \
+	        --impose $${c%:*} --policy $${p%:*} --episodes $${p##*:} --seed $$(( $${c##*:} + n )) \
+	        --out $(MODEL_DATA)/constrained --quiet || exit 1; \
+	    done; \
+	  done; \
+	done
 	for p in coordinate:192 noisy:coordinate,sigma=0.5:64 random:64; do \
 	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
 	    --episodes $${p##*:} --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
 	done
-	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/fig3 \
-	  --steps 4000 --seed 0 --out models/paper --quiet
+	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/constrained \
+	  --data $(MODEL_DATA)/fig3 --steps 6000 --seed 0 --out models/paper --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
