@@ -89,6 +89,8 @@ class Args:
     """model folder (default: the shipped model, diffusion.default_model_dir())"""
     guidance_weight: float = 1.0
     """the planner's guidance weight w (1: its default)"""
+    refine: int = 0
+    """polish the best R candidates by coordinate ascent on the twin (0: the planner alone)"""
     json: str | None = None
     """write the results (per-plan rows, summary, table) to this JSON file"""
     quick: bool = False
@@ -150,6 +152,7 @@ def run(args: Args) -> tuple[list[dict], list[str]]:
                     inst = with_constraints(instance, x if use_x else None, y if use_y else None)
                     result = planner.plan(inst, seed=seed, compose=compose,
                                           guidance_weight=args.guidance_weight,
+                                          refine=args.refine,
                                           recover_actions=False)  # fmt: skip
                     new = [w for w in result.warnings if not w.startswith(NONE_FEASIBLE)]
                     warnings += [w for w in new if w not in warnings]
