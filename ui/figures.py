@@ -332,7 +332,8 @@ def design_rows(designs: Sequence[Mapping[str, Any]], reference_utility: float) 
         rows.append(
             {
                 "index": n,
-                "source": d.get("source"),
+                "source": d.get("source")
+                + (" (refined)" if (d.get("provenance") or {}).get("refined") else ""),
                 "utility": None if utility is None else round(float(utility), 4),
                 "gap_pct": gap,
                 "total_power_mw": predicted.get("total_power_mw"),

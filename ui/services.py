@@ -386,11 +386,13 @@ def generate_designs(
     generator: str,
     home: str | os.PathLike,
     progress: Progress | None = None,
+    refine: int = 0,
 ) -> dict[str, Any]:
     """K candidate designs for the scenario's instance at t = 0, with the reference.
 
     Baselines: :data:`BASELINE_METHODS` and ``random`` with seeds ``0..K-1`` (the table
-    shows ``K`` + 4 rows); ``diffusion``: the planner's K candidates first. Returns the
+    shows ``K`` + 4 rows); ``diffusion``: the planner's K candidates first, the best
+    ``refine`` of them polished on the twin (``aign plan --refine``). Returns the
     instance, the designs (best first as each generator ranks them), the reference design
     and, for the planner, its trajectories.
     """
@@ -399,6 +401,8 @@ def generate_designs(
 
     if not 1 <= int(k) <= 64:
         raise AignError(f"K must be between 1 and 64, got {k}")
+    if not 0 <= int(refine) <= int(k):
+        raise AignError(f"refine must be between 0 and K = {k}, got {refine}")
     report = progress or (lambda _f: None)
     instance = snapshot_instance(scenario, 0.0)
     report(0.1)
@@ -413,7 +417,7 @@ def generate_designs(
             raise AignError("the diffusion planner has no trained model here; use baselines")
         from diffusion.planner import load_planner  # the planner, when installed
 
-        plan = load_planner(model, candidates=int(k)).plan(instance)
+        plan = load_planner(model, candidates=int(k), refine=int(refine)).plan(instance)
         designs += plan.designs
         trajectories = plan.trajectories_mw.tolist()
         warnings = list(plan.warnings)

@@ -221,6 +221,24 @@ def test_generated_designs_carry_the_reference(fig3_designs):
     assert "gap to reference" in str(table) and len(options) == 6 and selected == 0
 
 
+def test_planner_designs_can_be_refined_to_meet_a_binding_budget(tmp_path):
+    # paper-fig3 with a 30 mW budget: the optimum (28, 31) spends 59 mW
+    store = {"name": "fig3-budget",
+             "text": _text("paper-fig3") + "\nconstraints:\n  max_total_power_mw: 30.0\n"}
+    result, status = designs.generate_job(lambda _p: None, store, 4, "diffusion", tmp_path,
+                                          refine=2)  # fmt: skip
+    assert "designs for paper-fig3" in _msg(status), _msg(status)
+    best = result["designs"][0]
+    assert best["source"] == "diffusion" and best["predicted"]["feasible"]
+    assert sum(best["power_mw"]) <= 30.0
+    refined = [d for d in result["designs"] if d["provenance"].get("refined")]
+    assert 1 <= len(refined) <= 2
+    table, _, _ = designs.design_table(result)
+    assert "diffusion (refined)" in str(table)
+    _, status = designs.generate_job(lambda _p: None, store, 4, "diffusion", tmp_path, refine=9)
+    assert "refine must be between 0 and K = 4" in _msg(status)
+
+
 def test_validate_then_deploy_shows_realized_kpis(fig3_designs):
     home, result = fig3_designs
     store = _store("paper-fig3")

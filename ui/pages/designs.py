@@ -37,6 +37,11 @@ def layout(app_ctx) -> html.Div:
                                 dcc.Input(id="ds-k", type="number", value=4, min=1, max=64, step=1),
                             ),  # fmt: skip
                             field(
+                                "refine best (planner)",
+                                dcc.Input(id="ds-refine", type="number", value=0, min=0, max=16,
+                                          step=1),
+                            ),  # fmt: skip
+                            field(
                                 "validation runs",
                                 dcc.Input(
                                     id="ds-runs", type="number", value=10, min=2, max=200, step=1
@@ -110,12 +115,15 @@ def _progress(set_progress):
     return update
 
 
-def generate_job(set_progress, scenario_data, k, generator, home) -> tuple[Any, Any]:
+def generate_job(
+    set_progress, scenario_data, k, generator, home, refine: Any = 0
+) -> tuple[Any, Any]:
     """``(designs store, status)``."""
     try:
         scenario = services.scenario_from_text((scenario_data or {}).get("text"))
         result = services.generate_designs(scenario, int(k or 4), generator or "baselines", home,
-                                           progress=_progress(set_progress))  # fmt: skip
+                                           progress=_progress(set_progress),
+                                           refine=int(refine or 0))  # fmt: skip
     except AignError as err:
         return no_update, message(str(err), "error")
     except Exception as err:  # a job never shows a traceback
@@ -295,6 +303,7 @@ def register(app, app_ctx) -> None:
         State("scenario-store", "data"),
         State("ds-k", "value"),
         State("ds-generator", "value"),
+        State("ds-refine", "value"),
         State("session-id", "data"),
         background=True,
         running=busy + [(Output("ds-status", "children"), message("generating ..."), "")],
@@ -303,8 +312,8 @@ def register(app, app_ctx) -> None:
         cancel=[Input("ds-cancel", "n_clicks")],
         prevent_initial_call=True,
     )
-    def _generate(set_progress, _n, scenario_data, k, generator, _session):
-        return generate_job(set_progress, scenario_data, k, generator, home)
+    def _generate(set_progress, _n, scenario_data, k, generator, refine, _session):
+        return generate_job(set_progress, scenario_data, k, generator, home, refine)
 
     @app.callback(
         Output("designs-store", "data", allow_duplicate=True),
