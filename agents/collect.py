@@ -3,7 +3,7 @@
 Episodes run in lockstep in a ``gymnasium`` vector environment, a batch at a time; each
 batch becomes one shard. Episode ``k`` of a collection is reset with seed ``seed + k``, and
 every random choice of a policy depends on the episode's seed alone, so batches are pure
-tasks that any executor (:mod:`twin.executors`: local processes, Ray) can run with the same
+tasks that any executor (:mod:`twin.compute.executors`: local processes, Ray) can run with the same
 result.
 """
 
@@ -25,9 +25,9 @@ from agents.dataset import (
 )
 from agents.env import PowerAllocationEnv
 from agents.policies import make_policy
-from twin.executors import Executor, TaskError, TaskFailure, make_executor
-from twin.scenario import Scenario
-from twin.scenario_io import load_scenario
+from twin.compute.executors import Executor, TaskError, TaskFailure, make_executor
+from twin.scenario.loader import load_scenario
+from twin.scenario.schema import Scenario
 
 
 @dataclass
@@ -115,7 +115,7 @@ def collect(
     Batches run on ``executor`` (default: this process); shards are written in episode
     order as soon as every earlier batch is stored, so an interrupted collection resumes
     where its stored prefix ends. A batch that fails after its retries stops the
-    collection with :class:`~twin.executors.TaskError`: the batches before it are kept.
+    collection with :class:`~twin.compute.executors.TaskError`: the batches before it are kept.
     Returns a small report: episodes stored before, collected now, and the dataset path.
     """
     scenario = load_scenario(args.scenario)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from agents.mdp import MDPConfig
-from twin.errors import AignError
-from twin.instance import write_json_atomic
+from twin.core.errors import AignError
+from twin.radio.instance import write_json_atomic
 
 FORMAT = "aign.trajectories"
 VERSION = 2  # 2 added per-episode constraint limits ("constraint_limits")
@@ -287,8 +287,8 @@ class TrajectoryDataset:
 
     def instance(self, k: int):
         """The problem instance of episode ``k``."""
-        from twin.instance import ProblemInstance
-        from twin.radio import Constraints
+        from twin.radio.instance import ProblemInstance
+        from twin.radio.uplink import Constraints
 
         n = int(self.arrays["n_users"][k])
         h = self.header

@@ -2,7 +2,7 @@
 
 Each ``reset`` draws a problem instance from the scenario (user count from ``users``,
 positions, LOS, shadowing, fading, optional noise jitter) through the twin's public
-:class:`~twin.sampling.InstanceSampler` and, with ``constraint_draw``, per-episode constraint
+:class:`~twin.radio.sampling.InstanceSampler` and, with ``constraint_draw``, per-episode constraint
 limits (:mod:`agents.constraint_draw`); ``options={"instance": inst}`` pins one instead.
 """
 
@@ -25,10 +25,10 @@ from agents.mdp import (
     observe,
     reward,
 )
-from twin.instance import ProblemInstance
-from twin.sampling import InstanceSampler
-from twin.scenario import Scenario
-from twin.scenario_io import load_scenario
+from twin.radio.instance import ProblemInstance
+from twin.radio.sampling import InstanceSampler
+from twin.scenario.loader import load_scenario
+from twin.scenario.schema import Scenario
 
 
 class PowerAllocationEnv(gym.Env):

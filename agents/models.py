@@ -18,8 +18,8 @@ import numpy as np
 
 from agents.mdp import MDPConfig, check_fits, next_power, observe
 from twin.controllers.base import Observation
-from twin.errors import AignError
-from twin.instance import ProblemInstance
+from twin.core.errors import AignError
+from twin.radio.instance import ProblemInstance
 
 AGENT_FILE = "agent.json"
 

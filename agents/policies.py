@@ -13,9 +13,9 @@ from typing import Protocol
 import numpy as np
 
 from agents.mdp import MDPConfig, action_towards
-from twin.errors import AignError
-from twin.instance import ProblemInstance
-from twin.solvers import coordinate_ascent
+from twin.core.errors import AignError
+from twin.radio.instance import ProblemInstance
+from twin.solvers.methods import coordinate_ascent
 
 
 class Policy(Protocol):

@@ -22,8 +22,8 @@ from stable_baselines3.sac.policies import SACPolicy
 from agents.env import PowerAllocationEnv
 from agents.mdp import MDPConfig
 from agents.models import AGENT_FILE, LoadedAgent, read_agent_meta
-from twin.errors import AignError
-from twin.instance import write_json_atomic
+from twin.core.errors import AignError
+from twin.radio.instance import write_json_atomic
 
 
 @dataclass

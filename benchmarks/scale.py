@@ -16,7 +16,7 @@ For each scenario, in one process:
   child process.
 - **ui**: the network snapshot (cold), ``ui.services.sinr_map`` at 40 and 120 grid points per
   side (warm: the snapshot is cached, as in the app), its tracemalloc peak, the same map by
-  the direct per-probe loop (one ``twin.radio.sinr`` over users + probe per grid point, timed
+  the direct per-probe loop (one ``twin.radio.uplink.sinr`` over users + probe per grid point, timed
   on 16 points, median of 3, and scaled: what the map cost before), the figure builders
   (``sinr_heatmap``, ``topology`` + ``network_map``) and how many points they draw.
 
@@ -41,12 +41,12 @@ from bench_args import parse_dataclass_args
 from twin_ticks import Args as TicksArgs
 from twin_ticks import RawUpdate, _time_raw, _time_twin, bench_size, machine
 
-from twin.channel import doppler_hz, gauss_markov_rho
 from twin.controllers import make_controller
-from twin.radio import sinr
-from twin.scenario import Scenario
-from twin.scenario_io import load_scenario
-from twin.sim import Twin
+from twin.radio.channel import doppler_hz, gauss_markov_rho
+from twin.radio.uplink import sinr
+from twin.scenario.loader import load_scenario
+from twin.scenario.schema import Scenario
+from twin.sim.twin import Twin
 
 DEFAULT_SCENARIOS = "scale-1000x20,scale-10000x100"
 MEMORY_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -230,7 +230,7 @@ def _direct_loop_s_per_probe(
     scenario: Scenario, snap: dict, probes: int = 16, repeats: int = 3
 ) -> float:
     """Seconds per grid point of the map's original algorithm: the probe appended to every
-    user and one ``twin.radio.sinr`` over all of them (median of ``repeats`` timings of
+    user and one ``twin.radio.uplink.sinr`` over all of them (median of ``repeats`` timings of
     ``probes`` points)."""
     network = snap["network"]
     top = float(max(scenario.power.levels()))

@@ -60,11 +60,11 @@ from agents.dataset import TrajectoryDataset
 from agents.mdp import initial_power
 from agents.models import load_agent, rollout
 from agents.sac import SACArgs, train_sac
-from twin.errors import TooLargeError
-from twin.instance import ProblemInstance
-from twin.sampling import InstanceSampler
-from twin.scenario_io import load_scenario
-from twin.solvers import (
+from twin.core.errors import TooLargeError
+from twin.radio.instance import ProblemInstance
+from twin.radio.sampling import InstanceSampler
+from twin.scenario.loader import load_scenario
+from twin.solvers.methods import (
     DEFAULT_MAX_EVALUATIONS,
     best_index,
     check_exhaustive_size,

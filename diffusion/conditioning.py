@@ -14,7 +14,7 @@ Two kinds of condition:
   constraint (``min_rate_bps``, ``max_total_power_mw``, ``max_interference_mw``): whether it
   is imposed, its normalized limit, and whether the trajectory satisfied it.
 
-Every feature is a pure function of a :class:`~twin.instance.ProblemInstance`, computed the
+Every feature is a pure function of a :class:`~twin.radio.instance.ProblemInstance`, computed the
 same way for training episodes and for instances planned at test time.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from twin.instance import ProblemInstance
-from twin.radio import Constraints, interference_mw, serving_gain
+from twin.radio.instance import ProblemInstance
+from twin.radio.uplink import Constraints, interference_mw, serving_gain
 
 USER_FEATURE_NAMES = (
     "serving_snr_db",  # g[i, b(i)] p_max / noise, dB / 50

@@ -39,9 +39,9 @@ from diffusion.conditioning import (
 from diffusion.runtime import torch_threads
 from diffusion.sampler import sample_trajectories
 from twin.controllers.base import Observation
-from twin.errors import AignError
-from twin.instance import Design, ProblemInstance
-from twin.solvers import coordinate_ascent
+from twin.core.errors import AignError
+from twin.radio.instance import Design, ProblemInstance
+from twin.solvers.methods import coordinate_ascent
 
 SOURCE = "diffusion"
 # The default sampling budget, in users x candidates per denoiser pass: 16 candidates at 80
@@ -139,7 +139,7 @@ class PlanResult:
         return self.design(0)
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"designs": [...]}`` (what :func:`twin.instance.load_designs` reads)
+        """JSON-ready: ``{"designs": [...]}`` (what :func:`twin.radio.instance.load_designs` reads)
         plus the trajectories, actions and timing."""
         out = {
             "designs": [d.to_dict() for d in self.designs],
@@ -371,7 +371,7 @@ def _refine(instance: ProblemInstance, trajectories: np.ndarray, which: np.ndarr
 
 
 def _rank(utility: np.ndarray, violation: np.ndarray, returns: np.ndarray) -> np.ndarray:
-    """Candidate order, best first: the solvers' rule (:func:`twin.solvers.best_index`
+    """Candidate order, best first: the solvers' rule (:func:`twin.solvers.methods.best_index`
     applied over and over: least violation, then highest utility), then, between equal
     designs, the trajectory with the higher return (it gets there sooner); remaining ties to
     the earlier candidate (a stable sort)."""

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from twin.controllers.base import Controller
 from twin.controllers.registry import make_controller
-from twin.errors import AignError
-from twin.instance import ProblemInstance, load_designs
-from twin.kpi import KpiLog
-from twin.scenario import Scenario
-from twin.scenario_io import load_scenario
-from twin.sim import Twin
+from twin.core.errors import AignError
+from twin.radio.instance import ProblemInstance, load_designs
+from twin.scenario.loader import load_scenario
+from twin.scenario.schema import Scenario
+from twin.sim.kpi import KpiLog
+from twin.sim.twin import Twin
 
 if TYPE_CHECKING:
-    from twin.calibration import Calibration
+    from twin.radio.calibration import Calibration
 
 ScenarioLike = Scenario | str | os.PathLike
 
@@ -60,7 +60,7 @@ def simulate(
 ) -> SimulationResult:
     """Run the twin for the scenario's duration with a controller (default: the scenario's).
 
-    With ``calibration`` (a :class:`~twin.calibration.Calibration` or its JSON file) the
+    With ``calibration`` (a :class:`~twin.radio.calibration.Calibration` or its JSON file) the
     twin simulates its own channel as fitted to channel reports: sync is off, since a twin
     that works on reports does not use its channel model.
     """
@@ -68,8 +68,8 @@ def simulate(
     if controller is None or isinstance(controller, str):
         controller = make_controller(controller or scenario.control.controller)
     if calibration is not None:
-        from twin.calibration import Calibration, check_calibration
-        from twin.validation import unsynced
+        from twin.radio.calibration import Calibration, check_calibration
+        from twin.rollout.validation import unsynced
 
         source = "" if isinstance(calibration, Calibration) else str(calibration)
         if not isinstance(calibration, Calibration):

@@ -25,7 +25,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html, set_props
 
-from twin.errors import AignError
+from twin.core.errors import AignError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 log = logging.getLogger("aign.ui")
@@ -103,7 +103,7 @@ def create_app(
     background_manager: Any = None,
 ) -> dash.Dash:
     """Build the app for ``scenario`` (a shipped or saved scenario name) over ``home``."""
-    from twin.deployment import aign_home
+    from twin.rollout.deployment import aign_home
     from ui.pages import designs, power, sinr, whatif
     from ui.pages import scenario as scenario_page
     from ui.services import scenario_text

@@ -6,14 +6,14 @@ counts it was never trained on.
 :func:`diffusion.planner.default_candidates`):
 
 - ``paper-fig3``: plans from (0, 0) mW with noise seeds ``0 .. fig3_seeds - 1``; records
-  where each ends, whether that is the exact optimum (28, 31) (:func:`twin.solvers.exhaustive`
-  is the truth) and the share of the optimum's utility;
+  where each ends, whether that is the exact optimum (28, 31)
+  (:func:`twin.solvers.methods.exhaustive` is the truth) and the share of the optimum's utility;
 - ``paper-20/50/80``: the held-out instances of ``aign benchmark paper``
   (:func:`ui.benchmark.held_out`: seed ``s``, instance ``k``), planned with noise seed ``s``;
-  share = utility / the instance's best reference (:func:`twin.solvers.best_reference`).
+  share = utility / the instance's best reference (:func:`twin.solvers.methods.best_reference`).
 
 **Generalization.** For each user count in ``--users`` (20, 35, 50, 65, 80), instances drawn
-as the paper scenarios draw theirs (:class:`twin.sampling.InstanceSampler` in environment
+as the paper scenarios draw theirs (:class:`twin.radio.sampling.InstanceSampler` in environment
 ``10000 + s``, instance ``k`` from ``default_rng([2000003, s, k])``). 20, 50 and 80 users are
 the calibrated ``paper-N`` scenarios (so these rows are the Table I instances); for a count
 between two of them the scenario is interpolated (:func:`interpolated_scenario`: the side of
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.errors import AignError
+from twin.core.errors import AignError
 from ui.benchmark import (
     EVAL_ENVIRONMENT_BASE,
     EVAL_SEED_BASE,
@@ -109,7 +109,7 @@ def interpolated_scenario(n_users: int):
     of them, the lower one's network with the side of the area interpolated linearly in the
     user count (the area is the one knob the paper scenarios calibrate), named
     ``paper-N-interpolated`` and seeded ``N``."""
-    from twin.scenario_io import load_scenario
+    from twin.scenario.loader import load_scenario
 
     if n_users in CALIBRATED:
         return load_scenario(CALIBRATED[n_users])
@@ -131,7 +131,7 @@ def interpolated_scenario(n_users: int):
 def generalization_instances(n_users: int, seed: int, n: int) -> list:
     """Instances of :func:`interpolated_scenario` drawn as :func:`ui.benchmark.held_out`
     draws the paper's (identical to it for 20, 50 and 80 users)."""
-    from twin.sampling import InstanceSampler
+    from twin.radio.sampling import InstanceSampler
 
     if n_users in CALIBRATED:
         return held_out(CALIBRATED[n_users], seed, n)
@@ -143,7 +143,7 @@ def generalization_instances(n_users: int, seed: int, n: int) -> list:
 def sweep(planner, args: PlannerBenchArgs) -> list[dict]:
     """Tidy rows: one per (scenario, steps, weight, seed, instance)."""
     from twin.api import snapshot_instance
-    from twin.solvers import best_reference
+    from twin.solvers.methods import best_reference
 
     rows = []
     for scenario in args.scenarios:
@@ -178,7 +178,7 @@ def sweep(planner, args: PlannerBenchArgs) -> list[dict]:
 
 def generalization(planner, args: PlannerBenchArgs) -> list[dict]:
     """Tidy rows: planner (defaults), WMMSE and the best reference per instance."""
-    from twin.solvers import best_reference, solve
+    from twin.solvers.methods import best_reference, solve
 
     trained = {int(n) for n in planner.model.return_ranges}
     rows = []

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twin.errors import AignError
-from twin.executors import EXECUTOR_HELP
+from twin.compute.executors import EXECUTOR_HELP
+from twin.core.errors import AignError
 from ui.cli_ops import add_ops_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -82,8 +82,8 @@ def _progress_bar(label: str, enabled: bool):
 
 # --------------------------------------------------------------------------- scenario
 def cmd_scenario_check(args: argparse.Namespace) -> int:
-    from twin.errors import ScenarioError
-    from twin.scenario_io import load_scenario
+    from twin.core.errors import ScenarioError
+    from twin.scenario.loader import load_scenario
 
     failed = False
     for path in args.files:
@@ -100,7 +100,7 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_schema(args: argparse.Namespace) -> int:
-    from twin.scenario_io import scenario_json_schema
+    from twin.scenario.loader import scenario_json_schema
 
     _print_json(scenario_json_schema())
     return 0
@@ -166,8 +166,8 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from twin.instance import ProblemInstance
-    from twin.solvers import solve_spec
+    from twin.radio.instance import ProblemInstance
+    from twin.solvers.methods import solve_spec
 
     instance = ProblemInstance.load(args.instance)
     design = solve_spec(instance, args.method)
@@ -288,8 +288,8 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- calibration
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the twin's path loss and shadowing map to the network's channel reports."""
-    from twin.calibration import calibrate_from_network
-    from twin.scenario_io import load_scenario
+    from twin.radio.calibration import calibrate_from_network
+    from twin.scenario.loader import load_scenario
 
     scenario = load_scenario(args.scenario)
     calibration = calibrate_from_network(scenario, args.reports, seed=args.seed,
@@ -315,8 +315,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- sweep
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Every combination of the parameters x every seed on the twin; tables and figures."""
-    from twin.scenario_io import load_scenario
-    from twin.sweep import SweepSpec, parse_param, run_sweep, summarize
+    from twin.compute.sweep import SweepSpec, parse_param, run_sweep, summarize
+    from twin.scenario.loader import load_scenario
     from ui.figures import sweep_figure
 
     spec = SweepSpec(
@@ -376,9 +376,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from diffusion import default_model_dir, load_planner
-    from twin.instance import ProblemInstance, write_json_atomic
-    from twin.radio import Constraints
-    from twin.solvers import best_reference
+    from twin.radio.instance import ProblemInstance, write_json_atomic
+    from twin.radio.uplink import Constraints
+    from twin.solvers.methods import best_reference
 
     if args.target.endswith(".json"):
         instance = ProblemInstance.load(args.target)

@@ -1,9 +1,9 @@
 """``aign validate | deploy | deployments | rollback``: designs reach the network only here.
 
 Register with :func:`add_ops_commands` from ``ui.cli.build_parser``. Each handler wires
-:class:`twin.deployment.Operations` to the terminal: JSON on stdout (``--summary`` for a
+:class:`twin.rollout.deployment.Operations` to the terminal: JSON on stdout (``--summary`` for a
 readable text instead), notes about recovered operations on stderr, errors as
-:class:`twin.errors.AignError` (printed by ``ui.cli.main``, exit 1).
+:class:`twin.core.errors.AignError` (printed by ``ui.cli.main``, exit 1).
 
 Exit codes: 0 the command did what it was asked (validation passed, design kept or already
 in force, rollback done); 1 refused or failed before changing anything (the error says why);
@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twin.errors import AignError
-from twin.executors import EXECUTOR_HELP
+from twin.compute.executors import EXECUTOR_HELP
+from twin.core.errors import AignError
 
 EXIT_NOT_ACCEPTED = 3
 
@@ -40,15 +40,15 @@ def _note(recovered: list) -> None:
 
 
 def _operations():
-    from twin.deployment import Operations
+    from twin.rollout.deployment import Operations
 
     return Operations()
 
 
 def _load(scenario_arg: str, design_path: str, index: int | None):
-    from twin.errors import DesignError, Problem
-    from twin.instance import load_designs
-    from twin.scenario_io import load_scenario, resolve_scenario_path
+    from twin.core.errors import DesignError, Problem
+    from twin.radio.instance import load_designs
+    from twin.scenario.loader import load_scenario, resolve_scenario_path
 
     scenario = load_scenario(scenario_arg)
     designs = load_designs(design_path)
@@ -82,7 +82,7 @@ def _calibration(path: str | None, scenario: Any) -> Any:
     """The calibration file ``path`` (aign calibrate), checked against ``scenario``."""
     if not path:
         return None
-    from twin.calibration import Calibration, check_calibration
+    from twin.radio.calibration import Calibration, check_calibration
 
     calibration = Calibration.load(path)
     check_calibration(scenario, calibration, source=path)
@@ -90,7 +90,7 @@ def _calibration(path: str | None, scenario: Any) -> Any:
 
 
 def _timeout(value: float | None) -> float:
-    from twin.deployment import DEFAULT_APPLY_TIMEOUT_S
+    from twin.rollout.deployment import DEFAULT_APPLY_TIMEOUT_S
 
     if value is None:
         return DEFAULT_APPLY_TIMEOUT_S
@@ -165,7 +165,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _note(ops.recovered)
         ops.close()
     if args.out:
-        from twin.instance import write_json_atomic
+        from twin.radio.instance import write_json_atomic
 
         write_json_atomic(args.out, report)
     if args.summary:
@@ -210,7 +210,7 @@ def validation_summary(report: dict[str, Any], log_path: str = "") -> str:
 
 # --------------------------------------------------------------------------- deploy
 def _read_report(path: str) -> dict[str, Any]:
-    from twin.errors import DeploymentError
+    from twin.core.errors import DeploymentError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -275,8 +275,8 @@ def outcome_summary(data: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- deployments
 def cmd_deployments(args: argparse.Namespace) -> int:
-    from twin.deploylog import LockedLogError, ReadOnlyLogError
-    from twin.deployment import Operations
+    from twin.rollout.deploylog import LockedLogError, ReadOnlyLogError
+    from twin.rollout.deployment import Operations
 
     try:
         ops = Operations()
@@ -334,7 +334,7 @@ def history_summary(data: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- rollback
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from twin.scenario_io import load_scenario, resolve_scenario_path
+    from twin.scenario.loader import load_scenario, resolve_scenario_path
 
     ops = _operations()
     try:

@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
-from twin.kpi import KpiLog
+from twin.sim.kpi import KpiLog
 
 TEMPLATE = "plotly_white"
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
@@ -100,7 +100,7 @@ def network_map(
     max_interference: int = MAX_DRAWN_INTERFERENCE,
 ) -> go.Figure:
     """BSs, users, association edges (solid) and strong-interference edges (dotted) of a
-    :func:`twin.topology.network_graph`.
+    :func:`twin.radio.topology.network_graph`.
 
     At most ``max_users`` users are drawn (:func:`subsample` of the graph's users in index
     order), with their association edges and the ``max_interference`` strongest
@@ -383,7 +383,7 @@ def sweep_figure(
     """KPIs against one swept parameter: the mean over seeds with its 95% band, one line per
     setting of the other parameters and controller (``param=None``: KPIs per controller).
 
-    ``summary`` holds :func:`twin.sweep.summarize` rows.
+    ``summary`` holds :func:`twin.compute.sweep.summarize` rows.
     """
     from plotly.subplots import make_subplots
 

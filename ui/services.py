@@ -1,9 +1,9 @@
 """What the app's callbacks call: the CLI's operations, wired for a browser session.
 
-Everything here composes ``twin.api``, ``twin.solvers``, ``twin.deployment`` and the
+Everything here composes ``twin.api``, ``twin.solvers.methods``, ``twin.rollout.deployment`` and the
 planner; nothing computes a KPI of its own. Results are plain JSON-ready dicts so that they
 can live in the page's per-session stores (the server keeps no state between requests).
-Errors a user can cause are :class:`twin.errors.AignError`; the pages show their message.
+Errors a user can cause are :class:`twin.core.errors.AignError`; the pages show their message.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from twin.errors import AignError, ScenarioError
-from twin.instance import Design, ProblemInstance
-from twin.scenario import Scenario
-from twin.scenario_io import (
+from twin.core.errors import AignError, ScenarioError
+from twin.radio.instance import Design, ProblemInstance
+from twin.scenario.loader import (
     MAX_SCENARIO_BYTES,
     SCENARIO_DIR,
     parse_scenario,
     shipped_scenarios,
 )
-from twin.solvers import best_reference
+from twin.scenario.schema import Scenario
+from twin.solvers.methods import best_reference
 
 Progress = Callable[[float], None]
 
@@ -165,10 +165,10 @@ def network_snapshot(scenario: Scenario, seed: int | None = None) -> dict[str, A
 
 
 def _build_snapshot(scenario: Scenario, seed: int) -> dict[str, Any]:
-    from twin.network import RadioNetwork
-    from twin.seeding import stream
+    from twin.core.seeding import stream
+    from twin.radio.network import RadioNetwork
 
-    # The same streams as twin.sim.Twin uses for its own network.
+    # The same streams as twin.sim.twin.Twin uses for its own network.
     network = RadioNetwork(scenario, stream(scenario.seed, "layout"), stream(seed, "network"))
     user_positions = np.array(network.positions)
     user_positions.flags.writeable = False
@@ -191,9 +191,9 @@ def topology(
     strong_interference_db: float = 10.0,
     max_interference_edges: int | None = MAX_INTERFERENCE_EDGES,
 ):
-    """The networkx graph of the scenario's network at t = 0 (twin.topology), keeping the
+    """The networkx graph of the scenario's network at t = 0 (twin.radio.topology), keeping the
     ``max_interference_edges`` strongest interference edges (``None``: all)."""
-    from twin.topology import network_graph
+    from twin.radio.topology import network_graph
 
     snap = network_snapshot(scenario)
     return network_graph(
@@ -308,13 +308,13 @@ def sinr_map(
     """Uplink SINR (dB) of a probe user at each point of a grid over the area, transmitting at
     the top level while the scenario's users keep ``power_mw`` (default: the top level too).
 
-    The probe's gains come from :meth:`twin.network.RadioNetwork.large_scale_gain_at` (average
+    The probe's gains come from :meth:`twin.radio.network.RadioNetwork.large_scale_gain_at` (average
     gains, no fading), its serving BS is its strongest, and its SINR is
-    :func:`twin.radio.probe_sinr` (what :func:`twin.radio.sinr` gives over the users plus the
-    probe). The grid is evaluated ``chunk_links // B`` points at a time, so memory stays
-    bounded whatever the grid and the network; time is ``O((U + grid^2) B)``.
+    :func:`twin.radio.uplink.probe_sinr` (what :func:`twin.radio.uplink.sinr` gives over the
+    users plus the probe). The grid is evaluated ``chunk_links // B`` points at a time, so
+    memory stays bounded whatever the grid and the network; time is ``O((U + grid^2) B)``.
     """
-    from twin.radio import probe_sinr
+    from twin.radio.uplink import probe_sinr
 
     snap = network_snapshot(scenario)
     network = snap["network"]
@@ -397,7 +397,7 @@ def generate_designs(
     and, for the planner, its trajectories.
     """
     from twin.api import snapshot_instance
-    from twin.solvers import coordinate_affordable, solve
+    from twin.solvers.methods import coordinate_affordable, solve
 
     if not 1 <= int(k) <= 64:
         raise AignError(f"K must be between 1 and 64, got {k}")
@@ -447,7 +447,7 @@ def generate_designs(
 
 
 def design_from_json(data: Any, source: str = "design") -> Design:
-    from twin.errors import DesignError
+    from twin.core.errors import DesignError
 
     try:
         return Design.from_dict(data, source=source)
@@ -503,7 +503,7 @@ def validate(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """``aign validate``: Monte-Carlo validation on the twin, recorded in the log."""
-    from twin.deployment import Operations
+    from twin.rollout.deployment import Operations
 
     check_design_for(scenario, design)
     with Operations(home) as ops:
@@ -512,7 +512,7 @@ def validate(
 
 def deploy(scenario: Scenario, design: Design, home: str | os.PathLike) -> dict[str, Any]:
     """``aign deploy``: deploy a validated design, observe it, keep it or roll it back."""
-    from twin.deployment import Operations
+    from twin.rollout.deployment import Operations
 
     check_design_for(scenario, design)
     with Operations(home) as ops:
@@ -521,7 +521,7 @@ def deploy(scenario: Scenario, design: Design, home: str | os.PathLike) -> dict[
 
 def history(home: str | os.PathLike, scenario: str | None = None) -> dict[str, Any]:
     """``aign deployments``: the deployment history and what is in force."""
-    from twin.deployment import Operations
+    from twin.rollout.deployment import Operations
 
     with Operations(home) as ops:
         return ops.history(scenario)

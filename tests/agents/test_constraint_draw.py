@@ -8,8 +8,8 @@ from agents.collect import CollectArgs, collect
 from agents.constraint_draw import ConstraintDraw, parse_impose
 from agents.dataset import CONSTRAINT_NAMES, TrajectoryDataset
 from agents.env import PowerAllocationEnv
-from twin.errors import AignError
-from twin.solvers import coordinate_ascent
+from twin.core.errors import AignError
+from twin.solvers.methods import coordinate_ascent
 
 
 def _instances(draw, seeds, scenario="paper-20"):

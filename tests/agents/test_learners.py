@@ -8,9 +8,9 @@ from agents.collect import CollectArgs, collect
 from agents.policies import make_policy
 from agents.sac import SACArgs, train_sac
 from twin.controllers import Controller, make_controller
-from twin.errors import AignError
-from twin.scenario_io import load_scenario
-from twin.sim import Twin
+from twin.core.errors import AignError
+from twin.scenario.loader import load_scenario
+from twin.sim.twin import Twin
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diffusion import load_model, load_planner
-from twin.errors import AignError
+from twin.core.errors import AignError
 
 
 def test_folder_holds_safetensors_weights_and_a_config(fig3_model):

@@ -16,7 +16,7 @@ from diffusion.conditioning import (
 )
 from diffusion.data import build_training_data, load_datasets
 from diffusion.normalizer import PowerNormalizer
-from twin.radio import Constraints
+from twin.radio.uplink import Constraints
 
 
 def test_user_features_of_fig3_match_the_link_budget(fig3_instance):

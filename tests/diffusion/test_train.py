@@ -3,7 +3,7 @@
 import pytest
 
 from diffusion import TrainArgs, load_planner, train_diffusion
-from twin.errors import AignError
+from twin.core.errors import AignError
 
 
 def test_temporal_unet_trains_and_plans(fig3_data, fig3_instance, tmp_path):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from twin.controllers import make_controller
-from twin.scenario_io import load_scenario, shipped_scenarios
-from twin.sim import Twin
+from twin.scenario.loader import load_scenario, shipped_scenarios
+from twin.sim.twin import Twin
 
 SIZES = {"scale-1000x20": (1000, 20), "scale-10000x100": (10_000, 100)}
 # Controllers whose decision costs O(users x BSs) or less (coordinate ascent is quadratic in

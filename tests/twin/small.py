@@ -2,7 +2,7 @@
 
 import copy
 
-from twin.scenario import Scenario
+from twin.scenario.schema import Scenario
 
 SMALL = {
     "name": "small",

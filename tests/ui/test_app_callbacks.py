@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from dash import no_update
 
-from twin.scenario_io import SCENARIO_DIR
+from twin.scenario.loader import SCENARIO_DIR
 from ui import app as ui_app
 from ui import services
 from ui.pages import designs, power, scenario, sinr, whatif
@@ -51,7 +51,7 @@ def test_redis_url_selects_celery_workers(monkeypatch):
 
 
 def test_worker_without_redis_url_says_what_to_set(monkeypatch):
-    from twin.errors import AignError
+    from twin.core.errors import AignError
 
     monkeypatch.delenv("AIGN_UI_REDIS", raising=False)
     with pytest.raises(AignError, match="set AIGN_UI_REDIS"):

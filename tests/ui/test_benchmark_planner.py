@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from twin.errors import AignError
-from twin.scenario_io import load_scenario
+from twin.core.errors import AignError
+from twin.scenario.loader import load_scenario
 from ui.benchmark_planner import PlannerBenchArgs, check, interpolated_scenario
 from ui.cli import main
 

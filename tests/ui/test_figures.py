@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from twin.kpi import KpiLog
-from twin.topology import network_graph
+from twin.radio.topology import network_graph
+from twin.sim.kpi import KpiLog
 from ui import figures
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from twin.radio import sinr
-from twin.scenario_io import SCENARIO_DIR, load_scenario
+from twin.radio.uplink import sinr
+from twin.scenario.loader import SCENARIO_DIR, load_scenario
 from ui import figures, services
 from ui.pages import sinr as sinr_page
 
@@ -38,7 +38,7 @@ def _points(fig: go.Figure) -> int:
 
 # --------------------------------------------------------------------------- SINR map
 def test_sinr_map_at_scale_equals_the_direct_per_probe_sinr(large):
-    """Independent truth: the probe appended to all 10 000 users, ``twin.radio.sinr`` over
+    """Independent truth: the probe appended to all 10 000 users, ``twin.radio.uplink.sinr`` over
     the 10 001 x 100 gains, one grid point at a time (the map's original algorithm)."""
     scenario, snap = large
     levels = np.asarray(scenario.power.levels())

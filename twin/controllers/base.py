@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from twin.instance import ProblemInstance
+from twin.radio.instance import ProblemInstance
 
 
 @dataclass(frozen=True)

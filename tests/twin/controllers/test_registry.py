@@ -15,9 +15,9 @@ from twin.controllers import (
     available_controllers,
     make_controller,
 )
-from twin.errors import AignError, TooLargeError
-from twin.instance import ProblemInstance
-from twin.solvers import SOLVERS
+from twin.core.errors import AignError, TooLargeError
+from twin.radio.instance import ProblemInstance
+from twin.solvers.methods import SOLVERS
 
 BUILTIN_SPECS = [
     "fixed:10",

@@ -1,0 +1,331 @@
+"""Problem instances and designs: the JSON contracts between the twin and every solver.
+
+A :class:`ProblemInstance` is a snapshot of the twin at one moment (gains, association,
+noise, levels, price, constraints). A :class:`Design` is a power vector proposed for an
+instance, with where it came from and what it is predicted to achieve. Validation and
+deployment take designs; nothing else changes powers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twin.core.errors import DesignError, InstanceError, Problem
+from twin.radio.uplink import (
+    REUSE_MODES,
+    Constraints,
+    RadioMetrics,
+    Reuse,
+    evaluate_power,
+    objective,
+)
+
+INSTANCE_FORMAT = "aign.instance/1"
+DESIGN_FORMAT = "aign.design/1"
+# Powers within this many mW of a level count as on that level (JSON round-off).
+LEVEL_ATOL_MW = 1e-6
+
+
+# --------------------------------------------------------------------------- JSON schemas
+class _ConstraintsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_rate_bps: float | None = Field(None, ge=0, description="Per-user minimum rate, bit/s.")
+    max_total_power_mw: float | None = Field(None, gt=0, description="Total power budget, mW.")
+    max_interference_mw: float | None = Field(
+        None, gt=0, description="Cap on inter-cell interference received at each BS, mW."
+    )
+
+
+class _InstanceModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["aign.instance/1"] = INSTANCE_FORMAT
+    gains: list[list[float]] = Field(description="Linear power gains, users x base stations.")
+    assoc: list[int] = Field(description="Serving BS index of each user.")
+    noise_mw: float = Field(gt=0)
+    bandwidth_hz: float = Field(gt=0)
+    levels_mw: list[float] = Field(min_length=1, description="Allowed transmit powers, mW.")
+    price: float = Field(ge=0, description="Cost per mW in the utility.")
+    constraints: _ConstraintsModel = _ConstraintsModel()
+    reuse: Literal["shared", "orthogonal_in_cell"] = "shared"
+    meta: dict[str, Any] = Field(default_factory=dict, description="Provenance, not physics.")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> _InstanceModel:
+        if not self.gains or not self.gains[0]:
+            raise ValueError("gains must have at least one user and one base station")
+        n_bs = len(self.gains[0])
+        for i, row in enumerate(self.gains):
+            if len(row) != n_bs:
+                raise ValueError(f"gains row {i} has {len(row)} entries, row 0 has {n_bs}")
+            if not all(math.isfinite(g) and g > 0 for g in row):
+                raise ValueError(f"gains row {i}: every gain must be finite and > 0")
+        if len(self.assoc) != len(self.gains):
+            raise ValueError(f"assoc has {len(self.assoc)} entries for {len(self.gains)} users")
+        bad = [a for a in self.assoc if not 0 <= a < n_bs]
+        if bad:
+            raise ValueError(f"assoc entries {bad[:5]} are not BS indices 0..{n_bs - 1}")
+        if any(not math.isfinite(p) or p < 0 for p in self.levels_mw):
+            raise ValueError("levels_mw must be finite and >= 0")
+        if sorted(set(self.levels_mw)) != list(self.levels_mw):
+            raise ValueError("levels_mw must be strictly increasing")
+        return self
+
+
+class _DesignModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["aign.design/1"] = DESIGN_FORMAT
+    power_mw: list[float] = Field(min_length=1)
+    source: str = Field(min_length=1, description="Controller or model that produced it.")
+    predicted: dict[str, Any] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+def _problems(err: ValidationError, source: str) -> list[Problem]:
+    return [
+        Problem(source, None, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()
+    ]
+
+
+def read_json(path: str | os.PathLike, error: type[InstanceError] | type[DesignError]) -> Any:
+    """Parse a JSON file, turning I/O and syntax errors into located problems."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error([Problem(source, None, "", f"cannot read file: {exc}")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error([Problem(source, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON through a temporary file and rename, so no half-written output is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- instance
+@dataclass(frozen=True, eq=False)
+class ProblemInstance:
+    """One snapshot of the network: what solvers, the planner and external tools work on."""
+
+    gains: np.ndarray
+    assoc: np.ndarray
+    noise_mw: float
+    bandwidth_hz: float
+    levels_mw: np.ndarray
+    price: float
+    constraints: Constraints = Constraints()
+    reuse: Reuse = "shared"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gains", np.asarray(self.gains, dtype=float))
+        object.__setattr__(self, "assoc", np.asarray(self.assoc, dtype=np.intp))
+        object.__setattr__(self, "levels_mw", np.asarray(self.levels_mw, dtype=float))
+        if self.gains.ndim != 2 or self.assoc.shape != (self.gains.shape[0],):
+            raise ValueError(f"gains {self.gains.shape} and assoc {self.assoc.shape} mismatch")
+        if self.reuse not in REUSE_MODES:
+            raise ValueError(f"reuse must be one of {REUSE_MODES}")
+
+    @property
+    def n_users(self) -> int:
+        return int(self.gains.shape[0])
+
+    @property
+    def n_bs(self) -> int:
+        return int(self.gains.shape[1])
+
+    @property
+    def max_power_mw(self) -> float:
+        return float(self.levels_mw[-1])
+
+    def evaluate(self, power_mw: np.ndarray) -> RadioMetrics:
+        """Metrics of one power vector on this instance."""
+        return evaluate_power(
+            self.gains, self.assoc, power_mw, self.noise_mw, self.bandwidth_hz, self.price,
+            self.constraints, self.reuse,
+        )  # fmt: skip
+
+    def objective(self, power_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched (utility, violation) over power vectors ``(..., U)``."""
+        return objective(
+            self.gains, self.assoc, power_mw, self.noise_mw, self.bandwidth_hz, self.price,
+            self.constraints, self.reuse,
+        )  # fmt: skip
+
+    def snap_to_levels(self, power_mw: np.ndarray) -> np.ndarray:
+        """Nearest allowed level for each power (ties go to the lower level)."""
+        p = np.asarray(power_mw, dtype=float)
+        idx = np.clip(np.searchsorted(self.levels_mw, p), 1, len(self.levels_mw) - 1)
+        lo, hi = self.levels_mw[idx - 1], self.levels_mw[idx]
+        snapped = np.where(p - lo <= hi - p, lo, hi)
+        return snapped if len(self.levels_mw) > 1 else np.full_like(p, self.levels_mw[0])
+
+    def check_power(self, power_mw: Any, source: str = "design") -> np.ndarray:
+        """Return the power vector as an array, or refuse it with every reason."""
+        problems: list[Problem] = []
+        try:
+            p = np.asarray(power_mw, dtype=float)
+        except (TypeError, ValueError):
+            raise DesignError(
+                [Problem(source, None, "power_mw", "must be a list of numbers")]
+            ) from None
+        if p.shape != (self.n_users,):
+            problems.append(
+                Problem(source, None, "power_mw",
+                        f"has {p.size} entries but the instance has {self.n_users} users")
+            )  # fmt: skip
+        elif not np.all(np.isfinite(p)):
+            problems.append(Problem(source, None, "power_mw", "contains NaN or infinity"))
+        else:
+            off = np.abs(self.snap_to_levels(p) - p) > LEVEL_ATOL_MW
+            if off.any():
+                users = np.flatnonzero(off)[:5].tolist()
+                problems.append(
+                    Problem(source, None, "power_mw",
+                            f"users {users} have powers {p[off][:5].tolist()} mW that are not "
+                            f"allowed levels (levels: {_describe_levels(self.levels_mw)})")
+                )  # fmt: skip
+        if problems:
+            raise DesignError(problems)
+        return self.snap_to_levels(p)
+
+    def fingerprint(self) -> str:
+        """Short hash of the physics (not the metadata): identifies an instance in designs."""
+        physics = {k: v for k, v in self.to_dict().items() if k != "meta"}
+        blob = json.dumps(physics, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": INSTANCE_FORMAT,
+            "gains": self.gains.tolist(),
+            "assoc": self.assoc.tolist(),
+            "noise_mw": float(self.noise_mw),
+            "bandwidth_hz": float(self.bandwidth_hz),
+            "levels_mw": self.levels_mw.tolist(),
+            "price": float(self.price),
+            "constraints": self.constraints.to_dict(),
+            "reuse": self.reuse,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<instance>") -> ProblemInstance:
+        try:
+            m = _InstanceModel.model_validate(data)
+        except ValidationError as err:
+            raise InstanceError(_problems(err, source)) from None
+        return cls(
+            gains=np.array(m.gains), assoc=np.array(m.assoc), noise_mw=m.noise_mw,
+            bandwidth_hz=m.bandwidth_hz, levels_mw=np.array(m.levels_mw), price=m.price,
+            constraints=Constraints(**m.constraints.model_dump()), reuse=m.reuse, meta=m.meta,
+        )  # fmt: skip
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ProblemInstance:
+        return cls.from_dict(read_json(path, InstanceError), source=str(path))
+
+
+def _describe_levels(levels: np.ndarray) -> str:
+    if len(levels) > 6:
+        steps = np.diff(levels)
+        if np.allclose(steps, steps[0]):
+            return f"{levels[0]:g} to {levels[-1]:g} mW in steps of {steps[0]:g}"
+        return f"{len(levels)} values from {levels[0]:g} to {levels[-1]:g} mW"
+    return ", ".join(f"{x:g}" for x in levels)
+
+
+# --------------------------------------------------------------------------- design
+@dataclass(eq=False)
+class Design:
+    """A proposed power vector, with its origin and the KPIs predicted for it."""
+
+    power_mw: np.ndarray
+    source: str
+    predicted: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.power_mw = np.asarray(self.power_mw, dtype=float)
+
+    @classmethod
+    def for_instance(
+        cls, instance: ProblemInstance, power_mw: np.ndarray, source: str, **provenance: Any
+    ) -> Design:
+        """A design with its predicted KPIs computed on ``instance`` and its fingerprint kept."""
+        power = instance.check_power(power_mw, source=source)
+        metrics = instance.evaluate(power)
+        return cls(
+            power_mw=power,
+            source=source,
+            predicted=summary_kpis(metrics),
+            provenance={"instance": instance.fingerprint(), **instance.meta, **provenance},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": DESIGN_FORMAT,
+            "power_mw": self.power_mw.tolist(),
+            "source": self.source,
+            "predicted": self.predicted,
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<design>") -> Design:
+        try:
+            m = _DesignModel.model_validate(data)
+        except ValidationError as err:
+            raise DesignError(_problems(err, source)) from None
+        return cls(np.array(m.power_mw), m.source, m.predicted, m.provenance)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json_atomic(path, self.to_dict())
+
+
+def load_designs(path: str | os.PathLike) -> list[Design]:
+    """Read a design file: one design object, or ``{"designs": [...]}`` as the planner writes."""
+    data = read_json(path, DesignError)
+    source = str(path)
+    if isinstance(data, dict) and "designs" in data:
+        items = data["designs"]
+        if not isinstance(items, list) or not items:
+            raise DesignError([Problem(source, None, "designs", "must be a non-empty list")])
+        return [Design.from_dict(d, source=f"{source}[{i}]") for i, d in enumerate(items)]
+    return [Design.from_dict(data, source=source)]
+
+
+def summary_kpis(metrics: RadioMetrics) -> dict[str, Any]:
+    """The scalar KPIs stored with a design (per-user detail lives in ``evaluate``)."""
+    return {
+        "utility": metrics.utility,
+        "sum_rate_bps": metrics.sum_rate_bps,
+        "total_power_mw": metrics.total_power_mw,
+        "min_rate_bps": float(np.min(metrics.rate_bps)),
+        "feasible": metrics.feasible,
+    }
