@@ -31,7 +31,7 @@ import numpy as np
 
 from twin.core.errors import AignError
 from twin.radio.instance import ProblemInstance
-from twin.solvers.methods import coordinate_ascent
+from twin.solvers import coordinate_ascent
 
 # Short names on the command line -> the constraint fields they set.
 IMPOSE_NAMES = {"min-rate": "min_rate_bps", "budget": "max_total_power_mw"}

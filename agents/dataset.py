@@ -26,7 +26,7 @@ import numpy as np
 
 from agents.mdp import MDPConfig
 from twin.core.errors import AignError
-from twin.radio.instance import write_json_atomic
+from twin.core.files import write_json_atomic
 
 FORMAT = "aign.trajectories"
 VERSION = 2  # 2 added per-episode constraint limits ("constraint_limits")

@@ -15,7 +15,7 @@ import numpy as np
 from agents.mdp import MDPConfig, action_towards
 from twin.core.errors import AignError
 from twin.radio.instance import ProblemInstance
-from twin.solvers.methods import coordinate_ascent
+from twin.solvers import coordinate_ascent
 
 
 class Policy(Protocol):

@@ -23,7 +23,7 @@ from agents.env import PowerAllocationEnv
 from agents.mdp import MDPConfig
 from agents.models import AGENT_FILE, LoadedAgent, read_agent_meta
 from twin.core.errors import AignError
-from twin.radio.instance import write_json_atomic
+from twin.core.files import write_json_atomic
 
 
 @dataclass

@@ -10,7 +10,7 @@ observation realizes on the physical layer, for several designs:
 - **utility error**: ``|predicted - realized| / realized`` mean utility.
 
 "before" is the scenario's model; "after N" is the twin calibrated from N channel reports
-(``twin.radio.calibration.calibrate_from_network``) collected from ``--start`` seconds on, i.e.
+(``twin.rollout.calibrate_from_network``) collected from ``--start`` seconds on, i.e.
 *after* the observation window (other fading; for moving users, other places), over
 ``--seeds`` collection seeds. ``--mobility random_waypoint`` makes the users walk.
 
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from bench_args import parse_dataclass_args
 
-from twin.radio.calibration import calibrate_from_network
 from twin.radio.instance import Design
+from twin.rollout.calibrate import calibrate_from_network
 from twin.rollout.observation import observe, sinr_rmse_db
 from twin.rollout.validation import validate_design
 from twin.scenario.loader import load_scenario

@@ -3,7 +3,7 @@ alone and together, on the held-out instances of ``aign benchmark paper``.
 
 For each scenario, seed ``s`` and instance ``k`` (``ui.benchmark.held_out(scenario, s, k)``,
 the Table I instances; noise seed = ``s``, as there), the limits are derived from the
-unconstrained best reference ``p*`` (:func:`twin.solvers.methods.best_reference`):
+unconstrained best reference ``p*`` (:func:`twin.solvers.best_reference`):
 
 - **budget** ``Y = power_fraction x sum(p*)`` (default 0.8): binding by construction, the
   unconstrained optimum spends more;
@@ -52,7 +52,7 @@ from bench_args import parse_dataclass_args
 from diffusion import default_model_dir, load_planner
 from twin.radio.instance import ProblemInstance
 from twin.radio.uplink import Constraints
-from twin.solvers.methods import best_reference
+from twin.solvers import best_reference
 from ui.benchmark import held_out, machine, mean_ci95, model_label
 
 # name -> (impose the minimum rate, impose the budget, compose)

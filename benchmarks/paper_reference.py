@@ -27,7 +27,7 @@ from twin.api import as_scenario, snapshot_instance
 from twin.radio.instance import ProblemInstance
 from twin.radio.uplink import interference_mw
 from twin.scenario.schema import Area
-from twin.solvers.methods import best_index, coordinate_ascent, wmmse
+from twin.solvers import best_index, coordinate_ascent, wmmse
 
 # Table I of the paper: the best utility for 20, 50 and 80 users.
 TABLE_I = {"paper-20": 254.0, "paper-50": 489.0, "paper-80": 633.0}

@@ -64,7 +64,7 @@ from twin.core.errors import TooLargeError
 from twin.radio.instance import ProblemInstance
 from twin.radio.sampling import InstanceSampler
 from twin.scenario.loader import load_scenario
-from twin.solvers.methods import (
+from twin.solvers import (
     DEFAULT_MAX_EVALUATIONS,
     best_index,
     check_exhaustive_size,

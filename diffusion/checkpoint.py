@@ -23,7 +23,7 @@ from diffusion.denoisers import DenoiserConfig, build_denoiser
 from diffusion.normalizer import PowerNormalizer
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
 from twin.core.errors import AignError
-from twin.radio.instance import write_json_atomic
+from twin.core.files import write_json_atomic
 
 # The small default model that ships with the project (built by ``make model``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"

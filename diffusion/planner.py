@@ -41,7 +41,7 @@ from diffusion.sampler import sample_trajectories
 from twin.controllers.base import Observation
 from twin.core.errors import AignError
 from twin.radio.instance import Design, ProblemInstance
-from twin.solvers.methods import coordinate_ascent
+from twin.solvers import coordinate_ascent
 
 SOURCE = "diffusion"
 # The default sampling budget, in users x candidates per denoiser pass: 16 candidates at 80
@@ -371,7 +371,7 @@ def _refine(instance: ProblemInstance, trajectories: np.ndarray, which: np.ndarr
 
 
 def _rank(utility: np.ndarray, violation: np.ndarray, returns: np.ndarray) -> np.ndarray:
-    """Candidate order, best first: the solvers' rule (:func:`twin.solvers.methods.best_index`
+    """Candidate order, best first: the solvers' rule (:func:`twin.solvers.best_index`
     applied over and over: least violation, then highest utility), then, between equal
     designs, the trajectory with the higher return (it gets there sooner); remaining ties to
     the earlier candidate (a stable sort)."""

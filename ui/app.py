@@ -103,7 +103,7 @@ def create_app(
     background_manager: Any = None,
 ) -> dash.Dash:
     """Build the app for ``scenario`` (a shipped or saved scenario name) over ``home``."""
-    from twin.rollout.deployment import aign_home
+    from twin.rollout import aign_home
     from ui.pages import designs, power, sinr, whatif
     from ui.pages import scenario as scenario_page
     from ui.services import scenario_text

@@ -13,7 +13,7 @@ the planner ends over noise seeds 0-9.
   ``default_rng([EVAL_SEED_BASE, s, k])`` (fresh positions, LOS states, fading). The shipped
   model was trained on environment 0 with episode seeds 20+k, 50+k, 80+k (``make model``);
   SAC and BCQ below train on environment 0 too. No evaluation instance is a training one.
-- *references*: :func:`twin.solvers.methods.best_reference` (the better of ``coordinate:starts=8``
+- *references*: :func:`twin.solvers.best_reference` (the better of ``coordinate:starts=8``
   and WMMSE at these sizes), plus max power and WMMSE alone;
 - *diffusion*: the planner (``--model``, default the shipped ``models/paper``), noise seed s;
 - *SAC*: trained for this seed on the scenario (environment 0), rolled out from 0 mW;
@@ -133,7 +133,7 @@ def _timed(fn, *a, **kw):
 def fig3(planner) -> dict:
     """The planner's trajectory on paper-fig3 from (0, 0) with its default settings."""
     from twin.api import snapshot_instance
-    from twin.solvers.methods import best_reference
+    from twin.solvers import best_reference
 
     instance = snapshot_instance("paper-fig3")
     start = np.zeros(instance.n_users)
@@ -219,7 +219,7 @@ def run_seed(scenario: str, seed: int, planner, args: PaperArgs, work: Path) -> 
     from agents.mdp import initial_power
     from agents.models import load_agent, rollout
     from twin.scenario.loader import load_scenario
-    from twin.solvers.methods import best_reference, solve
+    from twin.solvers import best_reference, solve
 
     initial_mw = load_scenario(scenario).power.initial_mw
     instances = held_out(scenario, seed, args.instances)

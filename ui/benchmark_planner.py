@@ -7,10 +7,10 @@ counts it was never trained on.
 
 - ``paper-fig3``: plans from (0, 0) mW with noise seeds ``0 .. fig3_seeds - 1``; records
   where each ends, whether that is the exact optimum (28, 31)
-  (:func:`twin.solvers.methods.exhaustive` is the truth) and the share of the optimum's utility;
+  (:func:`twin.solvers.exhaustive` is the truth) and the share of the optimum's utility;
 - ``paper-20/50/80``: the held-out instances of ``aign benchmark paper``
   (:func:`ui.benchmark.held_out`: seed ``s``, instance ``k``), planned with noise seed ``s``;
-  share = utility / the instance's best reference (:func:`twin.solvers.methods.best_reference`).
+  share = utility / the instance's best reference (:func:`twin.solvers.best_reference`).
 
 **Generalization.** For each user count in ``--users`` (20, 35, 50, 65, 80), instances drawn
 as the paper scenarios draw theirs (:class:`twin.radio.sampling.InstanceSampler` in environment
@@ -143,7 +143,7 @@ def generalization_instances(n_users: int, seed: int, n: int) -> list:
 def sweep(planner, args: PlannerBenchArgs) -> list[dict]:
     """Tidy rows: one per (scenario, steps, weight, seed, instance)."""
     from twin.api import snapshot_instance
-    from twin.solvers.methods import best_reference
+    from twin.solvers import best_reference
 
     rows = []
     for scenario in args.scenarios:
@@ -178,7 +178,7 @@ def sweep(planner, args: PlannerBenchArgs) -> list[dict]:
 
 def generalization(planner, args: PlannerBenchArgs) -> list[dict]:
     """Tidy rows: planner (defaults), WMMSE and the best reference per instance."""
-    from twin.solvers.methods import best_reference, solve
+    from twin.solvers import best_reference, solve
 
     trained = {int(n) for n in planner.model.return_ranges}
     rows = []

@@ -17,6 +17,7 @@ from typing import Any
 
 from twin.compute.executors import EXECUTOR_HELP
 from twin.core.errors import AignError
+from twin.core.records import finite
 from ui.cli_ops import add_ops_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -32,17 +33,6 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
-def _finite(data: Any) -> Any:
-    """Replace NaN/inf by None so the output is strict JSON."""
-    if isinstance(data, float):
-        return data if data == data and abs(data) != float("inf") else None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_finite(v) for v in data]
-    return data
 
 
 class _OutputDir:
@@ -118,7 +108,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     else:
         result = simulate(args.scenario, controller=args.controller, seed=args.seed,
                           calibration=args.calibration)  # fmt: skip
-    summary = _finite(result.summary())
+    summary = finite(result.summary())
     if args.out:
         with _OutputDir(args.out) as tmp:
             result.kpis.write_csv(tmp / "kpis.csv")
@@ -167,7 +157,7 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from twin.radio.instance import ProblemInstance
-    from twin.solvers.methods import solve_spec
+    from twin.solvers import solve_spec
 
     instance = ProblemInstance.load(args.instance)
     design = solve_spec(instance, args.method)
@@ -176,14 +166,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}: {args.method} utility {design.predicted['utility']:.6g}, "
               f"feasible {design.predicted['feasible']}")  # fmt: skip
     else:
-        _print_json(_finite(design.to_dict()))
+        _print_json(finite(design.to_dict()))
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from twin.api import evaluate_designs
 
-    _print_json(_finite(evaluate_designs(args.instance, args.design)))
+    _print_json(finite(evaluate_designs(args.instance, args.design)))
     return 0
 
 
@@ -281,14 +271,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_dataset_info(args: argparse.Namespace) -> int:
     from agents.dataset import TrajectoryDataset
 
-    _print_json(_finite(TrajectoryDataset.load(args.dataset).info()))
+    _print_json(finite(TrajectoryDataset.load(args.dataset).info()))
     return 0
 
 
 # --------------------------------------------------------------------------- calibration
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the twin's path loss and shadowing map to the network's channel reports."""
-    from twin.radio.calibration import calibrate_from_network
+    from twin.rollout.calibrate import calibrate_from_network
     from twin.scenario.loader import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -376,9 +366,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from diffusion import default_model_dir, load_planner
-    from twin.radio.instance import ProblemInstance, write_json_atomic
+    from twin.core.files import write_json_atomic
+    from twin.radio.instance import ProblemInstance
     from twin.radio.uplink import Constraints
-    from twin.solvers.methods import best_reference
+    from twin.solvers import best_reference
 
     if args.target.endswith(".json"):
         instance = ProblemInstance.load(args.target)
@@ -414,7 +405,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     data["reference"] = reference.to_dict()
     data["instance"] = instance.fingerprint()
     if args.out:
-        write_json_atomic(args.out, _finite(data))
+        write_json_atomic(args.out, finite(data))
     best = result.best
     print(
         f"{'wrote ' + args.out + ': ' if args.out else ''}{len(data['designs'])} candidates in "
@@ -426,7 +417,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"aign plan: warning: {warning}", file=sys.stderr)
     if not args.out:
-        _print_json(_finite(data))
+        _print_json(finite(data))
     return 0
 
 

@@ -40,7 +40,7 @@ def _note(recovered: list) -> None:
 
 
 def _operations():
-    from twin.rollout.deployment import Operations
+    from twin.rollout import Operations
 
     return Operations()
 
@@ -90,7 +90,7 @@ def _calibration(path: str | None, scenario: Any) -> Any:
 
 
 def _timeout(value: float | None) -> float:
-    from twin.rollout.deployment import DEFAULT_APPLY_TIMEOUT_S
+    from twin.rollout import DEFAULT_APPLY_TIMEOUT_S
 
     if value is None:
         return DEFAULT_APPLY_TIMEOUT_S
@@ -165,7 +165,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _note(ops.recovered)
         ops.close()
     if args.out:
-        from twin.radio.instance import write_json_atomic
+        from twin.core.files import write_json_atomic
 
         write_json_atomic(args.out, report)
     if args.summary:
@@ -275,8 +275,8 @@ def outcome_summary(data: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- deployments
 def cmd_deployments(args: argparse.Namespace) -> int:
+    from twin.rollout import Operations
     from twin.rollout.deploylog import LockedLogError, ReadOnlyLogError
-    from twin.rollout.deployment import Operations
 
     try:
         ops = Operations()

@@ -1,6 +1,6 @@
 """What the app's callbacks call: the CLI's operations, wired for a browser session.
 
-Everything here composes ``twin.api``, ``twin.solvers.methods``, ``twin.rollout.deployment`` and the
+Everything here composes ``twin.api``, ``twin.solvers``, ``twin.rollout.deployment`` and the
 planner; nothing computes a KPI of its own. Results are plain JSON-ready dicts so that they
 can live in the page's per-session stores (the server keeps no state between requests).
 Errors a user can cause are :class:`twin.core.errors.AignError`; the pages show their message.
@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from twin.core.errors import AignError, ScenarioError
+from twin.core.records import finite
 from twin.radio.instance import Design, ProblemInstance
 from twin.scenario.loader import (
     MAX_SCENARIO_BYTES,
@@ -30,7 +31,7 @@ from twin.scenario.loader import (
     shipped_scenarios,
 )
 from twin.scenario.schema import Scenario
-from twin.solvers.methods import best_reference
+from twin.solvers import best_reference
 
 Progress = Callable[[float], None]
 
@@ -270,22 +271,12 @@ def run_whatif(
     return {
         "label": label or f"{scenario.name} / {result.controller} / seed {result.seed}",
         "scenario": scenario.name,
-        "summary": _finite(result.summary()),
-        "columns": {k: _finite(list(v)) for k, v in kpis.columns.items()},
+        "summary": finite(result.summary()),
+        "columns": {k: finite(list(v)) for k, v in kpis.columns.items()},
         "power_times_s": list(kpis.power_times_s),
         "power_mw": [p.tolist() for p in kpis.power_mw],
         "rates_bps": rates,
     }
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):
-        return data if np.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_finite(v) for v in data]
-    return data
 
 
 def keep_run(runs: list[dict] | None, run: dict) -> list[dict]:
@@ -397,7 +388,7 @@ def generate_designs(
     and, for the planner, its trajectories.
     """
     from twin.api import snapshot_instance
-    from twin.solvers.methods import coordinate_affordable, solve
+    from twin.solvers import coordinate_affordable, solve
 
     if not 1 <= int(k) <= 64:
         raise AignError(f"K must be between 1 and 64, got {k}")
@@ -439,8 +430,8 @@ def generate_designs(
     return {
         "scenario": scenario.name,
         "instance": instance.to_dict(),
-        "reference": _finite(reference.to_dict()),
-        "designs": [_finite(d.to_dict()) for d in designs],
+        "reference": finite(reference.to_dict()),
+        "designs": [finite(d.to_dict()) for d in designs],
         "trajectories_mw": trajectories,
         "warnings": warnings,
     }
@@ -503,7 +494,7 @@ def validate(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """``aign validate``: Monte-Carlo validation on the twin, recorded in the log."""
-    from twin.rollout.deployment import Operations
+    from twin.rollout import Operations
 
     check_design_for(scenario, design)
     with Operations(home) as ops:
@@ -512,7 +503,7 @@ def validate(
 
 def deploy(scenario: Scenario, design: Design, home: str | os.PathLike) -> dict[str, Any]:
     """``aign deploy``: deploy a validated design, observe it, keep it or roll it back."""
-    from twin.rollout.deployment import Operations
+    from twin.rollout import Operations
 
     check_design_for(scenario, design)
     with Operations(home) as ops:
@@ -521,7 +512,7 @@ def deploy(scenario: Scenario, design: Design, home: str | os.PathLike) -> dict[
 
 def history(home: str | os.PathLike, scenario: str | None = None) -> dict[str, Any]:
     """``aign deployments``: the deployment history and what is in force."""
-    from twin.rollout.deployment import Operations
+    from twin.rollout import Operations
 
     with Operations(home) as ops:
         return ops.history(scenario)

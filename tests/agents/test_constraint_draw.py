@@ -9,7 +9,7 @@ from agents.constraint_draw import ConstraintDraw, parse_impose
 from agents.dataset import CONSTRAINT_NAMES, TrajectoryDataset
 from agents.env import PowerAllocationEnv
 from twin.core.errors import AignError
-from twin.solvers.methods import coordinate_ascent
+from twin.solvers import coordinate_ascent
 
 
 def _instances(draw, seeds, scenario="paper-20"):

@@ -9,7 +9,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import agents
 from agents.env import PowerAllocationEnv
 from agents.mdp import action_towards
-from twin.solvers.methods import exhaustive
+from twin.solvers import exhaustive
 
 
 def test_gymnasium_check_env_passes():

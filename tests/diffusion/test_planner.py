@@ -12,7 +12,7 @@ from twin.core.errors import AignError
 from twin.radio.instance import Design, ProblemInstance
 from twin.scenario.loader import load_scenario
 from twin.sim.twin import Twin
-from twin.solvers.methods import exhaustive
+from twin.solvers import exhaustive
 
 
 def test_tiny_training_run_reaches_within_1_percent_of_the_fig3_optimum(
@@ -141,7 +141,8 @@ def test_the_dataset_instance_is_the_fig3_instance(fig3_data, fig3_instance):
 
 
 def test_plan_result_writes_designs_that_load_designs_reads(fig3_planner, fig3_instance, tmp_path):
-    from twin.radio.instance import load_designs, write_json_atomic
+    from twin.core.files import write_json_atomic
+    from twin.radio.instance import load_designs
 
     result = fig3_planner.plan(fig3_instance, candidates=3)
     write_json_atomic(tmp_path / "plan.json", result.to_dict())
@@ -155,7 +156,7 @@ def test_refinement_polishes_the_best_candidates_on_the_twin_and_never_worsens_t
     from dataclasses import replace
 
     from twin.radio.uplink import Constraints
-    from twin.solvers.methods import coordinate_ascent, is_better
+    from twin.solvers import coordinate_ascent, is_better
 
     # a 30 mW budget binds: the unconstrained optimum (28, 31) spends 59 mW
     tight = replace(fig3_instance, constraints=Constraints(max_total_power_mw=30.0))

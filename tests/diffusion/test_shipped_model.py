@@ -4,7 +4,7 @@ import pytest
 
 from diffusion import DEFAULT_MODEL_DIR, load_planner
 from twin.api import snapshot_instance
-from twin.solvers.methods import best_reference, exhaustive
+from twin.solvers import best_reference, exhaustive
 
 
 @pytest.fixture(scope="module")

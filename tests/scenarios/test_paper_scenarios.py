@@ -12,7 +12,7 @@ import pytest
 
 from twin.api import snapshot_instance
 from twin.scenario.loader import load_scenario, shipped_scenarios
-from twin.solvers.methods import coordinate_ascent
+from twin.solvers import coordinate_ascent
 
 # Table I of the paper: users -> best utility.
 TABLE_I = {20: 254.0, 50: 489.0, 80: 633.0}

@@ -19,7 +19,6 @@ import csv
 import difflib
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +31,9 @@ from pydantic import ValidationError
 
 from twin.compute.executors import Executor, TaskFailure, make_executor
 from twin.core.errors import AignError
-from twin.radio.instance import write_json_atomic
-from twin.rollout.validation import canonical_json, mean_ci, scenario_digest
+from twin.core.files import write_json_atomic
+from twin.core.records import canonical_json, finite, mean_ci
+from twin.scenario.derive import scenario_digest
 from twin.scenario.schema import Scenario
 
 SWEEP_FORMAT = "aign.sweep/1"
@@ -206,7 +206,7 @@ class SweepSpec:
 
 def run_cell(cell: Cell) -> dict[str, Any]:
     """One twin run -> one tidy row (an executor's task)."""
-    from twin.api import simulate
+    from twin.sim.run import simulate
 
     result = simulate(cell.scenario, controller=cell.controller, seed=cell.seed)
     summary = result.summary()
@@ -316,7 +316,7 @@ def run_sweep(
                      "seed": cell.seed, "error": result.error, "attempts": result.attempts}
                 )  # fmt: skip
             else:
-                write_json_atomic(cell_dir / f"{cell.key}.json", _finite(result))
+                write_json_atomic(cell_dir / f"{cell.key}.json", finite(result))
                 rows[cell.key] = result
             if progress is not None:
                 progress(done, len(todo))
@@ -331,11 +331,6 @@ def run_sweep(
     files = write_tables(out, ordered, [n for n, _ in spec.params], fmt)
     return SweepReport(out, len(cells), already, len(todo) - len(failures), failures,
                        runner.name, files, ordered, [n for n, _ in spec.params])  # fmt: skip
-
-
-def _finite(row: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN/inf: such KPIs are stored as null (missing)."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
 # --------------------------------------------------------------------------- tables

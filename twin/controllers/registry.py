@@ -15,7 +15,7 @@ import importlib.metadata
 from twin.controllers.base import Controller
 from twin.controllers.solver_controller import SolverController
 from twin.core.errors import AignError
-from twin.solvers.methods import SOLVERS, parse_params
+from twin.solvers.registry import SOLVERS, parse_params
 
 ENTRY_POINT_GROUP = "aign.controllers"
 

@@ -14,7 +14,7 @@ import numpy as np
 from twin.controllers.base import Observation
 from twin.core.errors import AignError
 from twin.radio.instance import ProblemInstance
-from twin.solvers.methods import SOLVERS, check_solvable, validate_params
+from twin.solvers.registry import SOLVERS, check_solvable, validate_params
 
 # Methods whose ``seed`` must give a fresh draw at every decision (a random controller that
 # repeated its first vector would be a fixed one). Others keep their seed: the same

@@ -1,0 +1,70 @@
+"""Radio: the uplink maths, the 38.901 channel, mobility and activity, the network, instances.
+
+Pure and vectorized over users and base stations; no clock (that is :mod:`twin.sim`)."""
+
+from twin.radio.activity import UserActivity
+from twin.radio.calibration import Calibration, PathLossFit, ShadowingMap, check_calibration
+from twin.radio.channel import (
+    FadingProcess,
+    ShadowingField,
+    doppler_hz,
+    gauss_markov_rho,
+    los_probability,
+    path_loss_db,
+    thermal_noise_mw,
+)
+from twin.radio.instance import Design, ProblemInstance, load_designs
+from twin.radio.mobility import RandomWaypoint, place_base_stations, place_users
+from twin.radio.network import RadioNetwork
+from twin.radio.sampling import InstanceSampler
+from twin.radio.topology import network_graph
+from twin.radio.uplink import (
+    Constraints,
+    RadioMetrics,
+    bs_interference_mw,
+    constraint_violations,
+    evaluate_power,
+    interference_mw,
+    objective,
+    probe_sinr,
+    rate_bps,
+    serving_gain,
+    sinr,
+    utility_from_rates,
+)
+
+__all__ = [
+    "Calibration",
+    "Constraints",
+    "Design",
+    "FadingProcess",
+    "InstanceSampler",
+    "PathLossFit",
+    "ProblemInstance",
+    "RadioMetrics",
+    "RadioNetwork",
+    "RandomWaypoint",
+    "ShadowingField",
+    "ShadowingMap",
+    "UserActivity",
+    "bs_interference_mw",
+    "check_calibration",
+    "constraint_violations",
+    "doppler_hz",
+    "evaluate_power",
+    "gauss_markov_rho",
+    "interference_mw",
+    "load_designs",
+    "los_probability",
+    "network_graph",
+    "objective",
+    "path_loss_db",
+    "place_base_stations",
+    "place_users",
+    "probe_sinr",
+    "rate_bps",
+    "serving_gain",
+    "sinr",
+    "thermal_noise_mw",
+    "utility_from_rates",
+]

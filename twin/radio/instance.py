@@ -12,15 +12,14 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.core.errors import DesignError, InstanceError, Problem
+from twin.core.files import read_json, write_json_atomic
 from twin.radio.uplink import (
     REUSE_MODES,
     Constraints,
@@ -94,34 +93,6 @@ def _problems(err: ValidationError, source: str) -> list[Problem]:
     return [
         Problem(source, None, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()
     ]
-
-
-def read_json(path: str | os.PathLike, error: type[InstanceError] | type[DesignError]) -> Any:
-    """Parse a JSON file, turning I/O and syntax errors into located problems."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error([Problem(source, None, "", f"cannot read file: {exc}")]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise error([Problem(source, exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON through a temporary file and rename, so no half-written output is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- instance

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from twin.core.errors import AignError, NetworkElementError
-from twin.radio.instance import LEVEL_ATOL_MW, write_json_atomic
+from twin.core.files import write_json_atomic
+from twin.radio.instance import LEVEL_ATOL_MW
 from twin.scenario.schema import Scenario
 
 ELEMENT_FORMAT = "aign.element/1"

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from twin.rollout.validation import TIME_ATOL_S, PowerSchedule, TickAverager, finite, mean_ci
+from twin.core.records import finite, mean_ci
+from twin.rollout.validation import TIME_ATOL_S, PowerSchedule, TickAverager
 from twin.scenario.schema import Gates, Scenario
 from twin.sim.twin import PHASE_RECORD, PhasedTimeout, Twin, to_us
 

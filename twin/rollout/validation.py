@@ -13,8 +13,6 @@ seeds; the report's numbers do not depend on which one did.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -22,12 +20,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 from twin.compute.executors import Executor, make_executor
 from twin.controllers.base import Observation
 from twin.core.errors import AignError, DesignError, Problem
+from twin.core.records import design_digest, finite, mean_ci
 from twin.radio.instance import Design, ProblemInstance
+from twin.scenario.derive import scenario_digest, unsynced
 from twin.scenario.schema import Gates, Scenario
 from twin.sim.kpi import percentile_kpis
 from twin.sim.physical import metrics_for
@@ -37,42 +36,9 @@ if TYPE_CHECKING:
     from twin.radio.calibration import Calibration
 
 VALIDATION_FORMAT = "aign.validation/1"
-CONFIDENCE = 0.95  # every interval in a report is a two-sided 95% interval
 # A clock time counts as "at or after" a switch time within this tolerance (float drift of
 # accumulated steps).
 TIME_ATOL_S = 1e-9
-
-
-# --------------------------------------------------------------------------- identity
-def canonical_json(data: Any) -> bytes:
-    """The bytes that digests and signatures cover: sorted keys, no spaces, no NaN."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-
-
-def scenario_digest(scenario: Scenario) -> str:
-    """Hash of what the network is: every field but ``description`` and ``gates``.
-
-    Gates are compared on their own (a validation is current only under the gates it was
-    judged by), so that tightening a gate does not rename every design. An unset
-    ``sync.physical_channel`` is left out, so scenarios from before it keep their digests.
-    """
-    exclude: dict[str, Any] = {"description": True, "gates": True}
-    if scenario.sync.physical_channel is None:
-        exclude["sync"] = {"physical_channel"}
-    content = scenario.model_dump(mode="json", exclude=exclude)
-    return hashlib.sha256(canonical_json(content)).hexdigest()[:16]
-
-
-def design_digest(scenario_hash: str, power_mw: Sequence[float] | np.ndarray) -> str:
-    """Identity of a design: the scenario it is for and its power vector (mW)."""
-    powers = [float(p) for p in np.asarray(power_mw, dtype=float)]
-    blob = canonical_json({"scenario": scenario_hash, "power_mw": powers})
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def initial_powers(scenario: Scenario) -> np.ndarray:
-    """The configuration a network runs before any design: ``power.initial_mw`` for all."""
-    return np.full(scenario.users.n, scenario.power.initial_mw)
 
 
 def check_design(scenario: Scenario, design: Design, source: str = "design") -> np.ndarray:
@@ -258,11 +224,6 @@ class TickAverager:
         )
 
 
-def unsynced(scenario: Scenario) -> Scenario:
-    """The scenario with the twin simulating the network itself (no physical layer)."""
-    return scenario.model_copy(update={"sync": scenario.sync.model_copy(update={"enabled": False})})
-
-
 def simulate_held(
     scenario: Scenario,
     power_mw: np.ndarray,
@@ -306,20 +267,6 @@ def run_seed(task: SeedTask) -> SeedResult:
 
 
 # --------------------------------------------------------------------------- statistics
-def mean_ci(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation and Student-t 95% interval of ``values``."""
-    x = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
-    n = x.size
-    if n == 0:
-        return {"n": 0, "mean": None, "std": None, "ci95": [None, None]}
-    mean = float(x.mean())
-    if n == 1:
-        return {"n": 1, "mean": mean, "std": None, "ci95": [None, None]}
-    std = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / math.sqrt(n)
-    return {"n": int(n), "mean": mean, "std": std, "ci95": [mean - half, mean + half]}
-
-
 def _probability(values: Sequence[float]) -> dict[str, Any]:
     """A probability estimated by per-run fractions: ticks within a run are correlated, so
     the interval is over runs (clipped to [0, 1])."""
@@ -479,13 +426,3 @@ def judge(report: dict[str, Any], gates: Gates) -> dict[str, Any]:
     failed = [c["message"] for c in checks if not c["passed"]]
     return {"passed": not failed, "checks": checks, "failed": failed}
 
-
-def finite(data: Any) -> Any:
-    """NaN and infinities become None, so the report is strict JSON (and can be signed)."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(v) for v in data]
-    return data

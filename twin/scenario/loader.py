@@ -26,6 +26,14 @@ SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 _PATH_PREFIX = re.compile(r"^(?:Value error, )?@([A-Za-z0-9_.]+): (.*)$", re.S)
 
 
+ScenarioLike = Scenario | str | os.PathLike
+
+
+def as_scenario(scenario: ScenarioLike) -> Scenario:
+    """A scenario as given, or loaded from a name or path."""
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
 def resolve_scenario_path(name_or_path: str | os.PathLike) -> Path:
     """A path as given, or a shipped scenario by name (``default`` -> scenarios/default.yaml)."""
     path = Path(name_or_path)

@@ -1,0 +1,42 @@
+"""Exact references, solvers and baselines: pure functions ``ProblemInstance -> power_mw``.
+
+Every solver returns one allowed level per user; designs are ranked by least total
+constraint violation, then highest utility (:mod:`twin.solvers.ranking`)."""
+
+from twin.solvers.baselines import fixed_power, fractional_power_control, max_power, random_power
+from twin.solvers.coordinate import coordinate_ascent
+from twin.solvers.exact import DEFAULT_MAX_EVALUATIONS, check_exhaustive_size, exhaustive
+from twin.solvers.ranking import best_index, is_better
+from twin.solvers.registry import (
+    SOLVERS,
+    best_reference,
+    coordinate_affordable,
+    describe_params,
+    parse_params,
+    solve,
+    solve_spec,
+    validate_params,
+)
+from twin.solvers.wmmse import wmmse
+
+__all__ = [
+    "DEFAULT_MAX_EVALUATIONS",
+    "SOLVERS",
+    "best_index",
+    "best_reference",
+    "check_exhaustive_size",
+    "coordinate_affordable",
+    "coordinate_ascent",
+    "describe_params",
+    "exhaustive",
+    "fixed_power",
+    "fractional_power_control",
+    "is_better",
+    "max_power",
+    "parse_params",
+    "random_power",
+    "solve",
+    "solve_spec",
+    "validate_params",
+    "wmmse",
+]

@@ -147,7 +147,8 @@ def test_names_and_default_workers(monkeypatch):
 # ------------------------------------------------------------------ the commands' tasks
 def test_validation_is_identical_on_every_executor(executor):
     from tests.twin.rollout.test_validation import fixed, small
-    from twin.rollout.validation import initial_powers, validate_design
+    from twin.rollout.validation import validate_design
+    from twin.scenario.derive import initial_powers
 
     scenario = small()
     reports = [

@@ -17,7 +17,7 @@ from twin.controllers import (
 )
 from twin.core.errors import AignError, TooLargeError
 from twin.radio.instance import ProblemInstance
-from twin.solvers.methods import SOLVERS
+from twin.solvers import SOLVERS
 
 BUILTIN_SPECS = [
     "fixed:10",

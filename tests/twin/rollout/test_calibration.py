@@ -9,20 +9,19 @@ import pytest
 
 from twin.core.errors import CalibrationError, ScenarioError
 from twin.core.seeding import stream
-from twin.radio.calibration import (
-    CALIBRATION_FORMAT,
-    Calibration,
+from twin.radio.calibration import CALIBRATION_FORMAT, Calibration, check_calibration
+from twin.radio.instance import Design
+from twin.radio.mobility import place_base_stations
+from twin.rollout.calibrate import (
     calibrate,
     calibrate_from_network,
-    check_calibration,
     collect_reports,
     effective_counts,
     fading_log_moments_db,
 )
-from twin.radio.instance import Design
-from twin.radio.mobility import place_base_stations
 from twin.rollout.observation import observe, sinr_rmse_db
-from twin.rollout.validation import scenario_digest, validate_design
+from twin.rollout.validation import validate_design
+from twin.scenario.derive import scenario_digest
 from twin.scenario.loader import parse_scenario
 from twin.scenario.schema import Scenario
 from twin.sim.physical import ChannelReport, PhysicalLayer, true_channel_scenario
@@ -242,7 +241,7 @@ def test_unset_physical_channel_keeps_the_scenario_digest():
     del data["sync"]["physical_channel"]
     import hashlib
 
-    from twin.rollout.validation import canonical_json
+    from twin.core.records import canonical_json
 
     assert scenario_digest(with_null) == hashlib.sha256(canonical_json(data)).hexdigest()[:16]
 

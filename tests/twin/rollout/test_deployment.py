@@ -16,12 +16,14 @@ import pytest
 
 from tests.twin.small import small_scenario
 from twin.core.errors import DeploymentError, DeploymentLogError, DesignError
+from twin.core.records import design_digest
 from twin.radio.instance import Design
+from twin.rollout import Operations
 from twin.rollout.deploylog import LockedLogError, ReadOnlyLogError
-from twin.rollout.deployment import Operations, report_digest
 from twin.rollout.element import ElementFaults, element_path
+from twin.rollout.home import report_digest
 from twin.rollout.observation import observe
-from twin.rollout.validation import design_digest, scenario_digest
+from twin.scenario.derive import scenario_digest
 from twin.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[3]

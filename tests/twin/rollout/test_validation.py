@@ -9,15 +9,10 @@ from tests.twin.small import small_scenario
 from twin.compute.executors import LocalExecutor
 from twin.controllers import make_controller
 from twin.core.errors import AignError, DesignError, ScenarioError
+from twin.core.records import design_digest, mean_ci
 from twin.radio.instance import Design
-from twin.rollout.validation import (
-    design_digest,
-    initial_powers,
-    mean_ci,
-    scenario_digest,
-    unsynced,
-    validate_design,
-)
+from twin.rollout.validation import validate_design
+from twin.scenario.derive import initial_powers, scenario_digest, unsynced
 from twin.scenario.loader import load_scenario, parse_scenario
 from twin.scenario.schema import Scenario
 from twin.sim.twin import Twin

@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from twin.core.errors import AignError, TooLargeError
 from twin.radio.instance import ProblemInstance
 from twin.radio.uplink import Constraints
-from twin.solvers.methods import (
+from twin.solvers import (
     coordinate_ascent,
     exhaustive,
     fixed_power,
@@ -301,7 +301,7 @@ def _sized_instance(n_users: int, n_bs: int, seed: int) -> ProblemInstance:
 
 
 def test_best_reference_leaves_out_coordinate_ascent_beyond_its_budget(monkeypatch):
-    import twin.solvers.methods as solvers
+    import twin.solvers.registry as solvers
 
     used = []
     real = solvers.solve
