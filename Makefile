@@ -33,6 +33,7 @@ redis:
 
 test: setup browser redis
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Figures and their commands: benchmarks/RESULTS.md.

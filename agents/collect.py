@@ -25,9 +25,8 @@ from agents.dataset import (
 )
 from agents.env import PowerAllocationEnv
 from agents.policies import make_policy
-from twin.compute.executors import Executor, TaskError, TaskFailure, make_executor
-from twin.scenario.loader import load_scenario
-from twin.scenario.schema import Scenario
+from twin.compute import Executor, TaskError, TaskFailure, make_executor
+from twin.scenario import Scenario, load_scenario
 
 
 @dataclass

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from twin.core.errors import AignError
-from twin.radio.instance import ProblemInstance
+from twin.core import AignError
+from twin.radio import ProblemInstance
 from twin.solvers import coordinate_ascent
 
 # Short names on the command line -> the constraint fields they set.

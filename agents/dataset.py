@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from agents.mdp import MDPConfig
-from twin.core.errors import AignError
-from twin.core.files import write_json_atomic
+from twin.core import AignError, write_json_atomic
 
 FORMAT = "aign.trajectories"
 VERSION = 2  # 2 added per-episode constraint limits ("constraint_limits")
@@ -287,8 +286,7 @@ class TrajectoryDataset:
 
     def instance(self, k: int):
         """The problem instance of episode ``k``."""
-        from twin.radio.instance import ProblemInstance
-        from twin.radio.uplink import Constraints
+        from twin.radio import Constraints, ProblemInstance
 
         n = int(self.arrays["n_users"][k])
         h = self.header

@@ -25,10 +25,8 @@ from agents.mdp import (
     observe,
     reward,
 )
-from twin.radio.instance import ProblemInstance
-from twin.radio.sampling import InstanceSampler
-from twin.scenario.loader import load_scenario
-from twin.scenario.schema import Scenario
+from twin.radio import InstanceSampler, ProblemInstance
+from twin.scenario import Scenario, load_scenario
 
 
 class PowerAllocationEnv(gym.Env):

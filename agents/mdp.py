@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from twin.radio.instance import ProblemInstance
-from twin.radio.uplink import interference_mw, serving_gain
+from twin.radio import ProblemInstance, interference_mw, serving_gain
 
 USER_FEATURES = 6  # per user: SNR at max power, power, spectral eff., leakage, interference, mask
 GLOBAL_FEATURES = 3  # user count share, price x max power, episode progress

@@ -13,8 +13,8 @@ from typing import Protocol
 import numpy as np
 
 from agents.mdp import MDPConfig, action_towards
-from twin.core.errors import AignError
-from twin.radio.instance import ProblemInstance
+from twin.core import AignError
+from twin.radio import ProblemInstance
 from twin.solvers import coordinate_ascent
 
 
@@ -120,7 +120,7 @@ def make_policy(spec: str, config: MDPConfig, seed: int = 0) -> Policy:
     if name in ("sac", "bcq"):
         if not args:
             raise AignError(f"policy {name!r} needs a path: {name}:DIR")
-        from agents.models import load_agent
+        from agents.controllers import load_agent
 
         agent = load_agent(name, args)
         if agent.config.obs_dim != config.obs_dim:

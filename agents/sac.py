@@ -21,9 +21,8 @@ from stable_baselines3.sac.policies import SACPolicy
 
 from agents.env import PowerAllocationEnv
 from agents.mdp import MDPConfig
-from agents.models import AGENT_FILE, LoadedAgent, read_agent_meta
-from twin.core.errors import AignError
-from twin.core.files import write_json_atomic
+from agents.stored import AGENT_FILE, LoadedAgent, read_agent_meta
+from twin.core import AignError, write_json_atomic
 
 
 @dataclass

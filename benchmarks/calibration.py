@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 from bench_args import parse_dataclass_args
 
-from twin.radio.instance import Design
-from twin.rollout.calibrate import calibrate_from_network
-from twin.rollout.observation import observe, sinr_rmse_db
-from twin.rollout.validation import validate_design
-from twin.scenario.loader import load_scenario
+from twin.radio import Design
+from twin.rollout import calibrate_from_network, observe, validate_design
+from twin.rollout.observation import sinr_rmse_db
+from twin.scenario import load_scenario
 
 
 @dataclass

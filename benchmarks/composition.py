@@ -1,7 +1,7 @@
 """Constraint composition (issue 4): a per-user minimum rate and a total power budget, imposed
 alone and together, on the held-out instances of ``aign benchmark paper``.
 
-For each scenario, seed ``s`` and instance ``k`` (``ui.benchmark.held_out(scenario, s, k)``,
+For each scenario, seed ``s`` and instance ``k`` (``evaluation.paper.held_out(scenario, s, k)``,
 the Table I instances; noise seed = ``s``, as there), the limits are derived from the
 unconstrained best reference ``p*`` (:func:`twin.solvers.best_reference`):
 
@@ -20,7 +20,7 @@ steps, w = 1) under five settings, side by side on the same instance: ``none`` (
 constraint), ``min-rate`` (X only), ``budget`` (Y only), ``both`` (X and Y, guided jointly)
 and ``both+compose`` (X and Y, ``compose=True``: guidance summed over the goal groups).
 
-Per setting, over seeds x instances (mean and 95% t-interval, ``ui.benchmark.mean_ci95``):
+Per setting, over seeds x instances (mean and 95% t-interval, ``evaluation.paper.mean_ci95``):
 
 - how often the planner's best design satisfies X, Y and both (always measured against both
   limits, whatever was imposed: ``none`` says how often an unconstrained plan meets them
@@ -50,10 +50,9 @@ import torch
 from bench_args import parse_dataclass_args
 
 from diffusion import default_model_dir, load_planner
-from twin.radio.instance import ProblemInstance
-from twin.radio.uplink import Constraints
+from evaluation.paper import held_out, machine, mean_ci95, model_label
+from twin.radio import Constraints, ProblemInstance
 from twin.solvers import best_reference
-from ui.benchmark import held_out, machine, mean_ci95, model_label
 
 # name -> (impose the minimum rate, impose the budget, compose)
 SETTINGS = {

@@ -40,9 +40,8 @@ from bench_args import parse_dataclass_args
 
 from agents.collect import CollectArgs, collect
 from agents.dataset import FIELDS, TrajectoryDataset
-from twin.compute.executors import make_executor
-from twin.compute.sweep import SweepSpec, override, run_sweep
-from twin.scenario.loader import load_scenario
+from twin.compute import SweepSpec, make_executor, override, run_sweep
+from twin.scenario import load_scenario
 
 
 @dataclass

@@ -24,9 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from twin.api import as_scenario, snapshot_instance
-from twin.radio.instance import ProblemInstance
-from twin.radio.uplink import interference_mw
-from twin.scenario.schema import Area
+from twin.radio import ProblemInstance, interference_mw
+from twin.scenario import Area
 from twin.solvers import best_index, coordinate_ascent, wmmse
 
 # Table I of the paper: the best utility for 20, 50 and 80 users.

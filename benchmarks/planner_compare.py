@@ -5,7 +5,7 @@ plans on:
 
 - ``paper-fig3`` from (0, 0) mW with noise seeds 0 .. ``--fig3-seeds`` - 1: how many end at
   the exact optimum (28, 31) (``twin.solvers.exhaustive``);
-- the held-out instances of ``aign benchmark paper`` (``ui.benchmark.held_out``: seeds
+- the held-out instances of ``aign benchmark paper`` (``evaluation.paper.held_out``: seeds
   0 .. ``--seeds`` - 1, ``--instances`` each; noise seed = the instance's seed, as there):
   share of the best reference, mean over instances per seed then over seeds, and the
   planner's own seconds per plan (min and median).
@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diffusion.planner import diffusion_controller  # noqa: E402
+from evaluation.paper import SCENARIOS, held_out  # noqa: E402
 from twin.api import snapshot_instance  # noqa: E402
 from twin.solvers import best_reference, exhaustive  # noqa: E402
-from ui.benchmark import SCENARIOS, held_out  # noqa: E402
 
 FIELDS = ("planner", "scenario", "seed", "instance", "candidates", "end_mw", "utility",
           "share_of_reference", "seconds")  # fmt: skip

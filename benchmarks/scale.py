@@ -42,11 +42,9 @@ from twin_ticks import Args as TicksArgs
 from twin_ticks import RawUpdate, _time_raw, _time_twin, bench_size, machine
 
 from twin.controllers import make_controller
-from twin.radio.channel import doppler_hz, gauss_markov_rho
-from twin.radio.uplink import sinr
-from twin.scenario.loader import load_scenario
-from twin.scenario.schema import Scenario
-from twin.sim.twin import Twin
+from twin.radio import doppler_hz, gauss_markov_rho, sinr
+from twin.scenario import Scenario, load_scenario
+from twin.sim import Twin
 
 DEFAULT_SCENARIOS = "scale-1000x20,scale-10000x100"
 MEMORY_FRACTIONS = (0.1, 0.25, 0.5, 1.0)

@@ -56,14 +56,13 @@ from scipy import stats
 
 from agents.bcq import BCQArgs, train_bcq
 from agents.collect import CollectArgs, collect
+from agents.controllers import load_agent, rollout
 from agents.dataset import TrajectoryDataset
 from agents.mdp import initial_power
-from agents.models import load_agent, rollout
 from agents.sac import SACArgs, train_sac
-from twin.core.errors import TooLargeError
-from twin.radio.instance import ProblemInstance
-from twin.radio.sampling import InstanceSampler
-from twin.scenario.loader import load_scenario
+from twin.core import TooLargeError
+from twin.radio import InstanceSampler, ProblemInstance
+from twin.scenario import load_scenario
 from twin.solvers import (
     DEFAULT_MAX_EVALUATIONS,
     best_index,

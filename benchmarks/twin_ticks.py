@@ -38,12 +38,10 @@ import numpy as np
 from bench_args import parse_dataclass_args
 
 from twin.controllers import make_controller
-from twin.core.seeding import stream
-from twin.radio.channel import doppler_hz, gauss_markov_rho
-from twin.radio.network import RadioNetwork
-from twin.radio.uplink import sinr
-from twin.scenario.schema import Scenario
-from twin.sim.twin import Twin
+from twin.core import stream
+from twin.radio import RadioNetwork, doppler_hz, gauss_markov_rho, sinr
+from twin.scenario import Scenario
+from twin.sim import Twin
 
 DEFAULT_SIZES = "80x4,1000x20,10000x100"
 AREA_PER_BS_M2 = 500.0 * 500.0  # UMa-like density: a 500 m site grid

@@ -22,8 +22,7 @@ from diffusion.conditioning import GLOBAL_FEATURE_NAMES, GOAL_GROUPS, USER_FEATU
 from diffusion.denoisers import DenoiserConfig, build_denoiser
 from diffusion.normalizer import PowerNormalizer
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
-from twin.core.errors import AignError
-from twin.core.files import write_json_atomic
+from twin.core import AignError, write_json_atomic
 
 # The small default model that ships with the project (built by ``make model``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"

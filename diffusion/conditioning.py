@@ -26,8 +26,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from twin.radio.instance import ProblemInstance
-from twin.radio.uplink import Constraints, interference_mw, serving_gain
+from twin.radio import Constraints, ProblemInstance, interference_mw, serving_gain
 
 USER_FEATURE_NAMES = (
     "serving_snr_db",  # g[i, b(i)] p_max / noise, dB / 50

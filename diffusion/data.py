@@ -23,7 +23,7 @@ from diffusion.conditioning import (
     return_ranges,
 )
 from diffusion.normalizer import PowerNormalizer
-from twin.core.errors import AignError
+from twin.core import AignError
 
 assert CONSTRAINT_GROUPS == CONSTRAINT_NAMES  # one order for labels and goal groups
 

@@ -38,9 +38,9 @@ from diffusion.conditioning import (
 )
 from diffusion.runtime import torch_threads
 from diffusion.sampler import sample_trajectories
-from twin.controllers.base import Observation
-from twin.core.errors import AignError
-from twin.radio.instance import Design, ProblemInstance
+from twin.controllers import Observation
+from twin.core import AignError
+from twin.radio import Design, ProblemInstance
 from twin.solvers import coordinate_ascent
 
 SOURCE = "diffusion"

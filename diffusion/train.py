@@ -30,7 +30,7 @@ from diffusion.denoisers import DENOISER_KINDS, DenoiserConfig, build_denoiser
 from diffusion.normalizer import apply_mask
 from diffusion.runtime import torch_threads
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
-from twin.core.errors import AignError
+from twin.core import AignError
 
 
 @dataclass

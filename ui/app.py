@@ -25,7 +25,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html, set_props
 
-from twin.core.errors import AignError
+from twin.core import AignError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 log = logging.getLogger("aign.ui")

@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
-from twin.sim.kpi import KpiLog
+from twin.sim import KpiLog
 
 TEMPLATE = "plotly_white"
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")

@@ -21,16 +21,15 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from twin.core.errors import AignError, ScenarioError
-from twin.core.records import finite
-from twin.radio.instance import Design, ProblemInstance
-from twin.scenario.loader import (
+from twin.core import AignError, ScenarioError, finite
+from twin.radio import Design, ProblemInstance
+from twin.scenario import (
     MAX_SCENARIO_BYTES,
     SCENARIO_DIR,
+    Scenario,
     parse_scenario,
     shipped_scenarios,
 )
-from twin.scenario.schema import Scenario
 from twin.solvers import best_reference
 
 Progress = Callable[[float], None]
@@ -166,8 +165,8 @@ def network_snapshot(scenario: Scenario, seed: int | None = None) -> dict[str, A
 
 
 def _build_snapshot(scenario: Scenario, seed: int) -> dict[str, Any]:
-    from twin.core.seeding import stream
-    from twin.radio.network import RadioNetwork
+    from twin.core import stream
+    from twin.radio import RadioNetwork
 
     # The same streams as twin.sim.twin.Twin uses for its own network.
     network = RadioNetwork(scenario, stream(scenario.seed, "layout"), stream(seed, "network"))
@@ -194,7 +193,7 @@ def topology(
 ):
     """The networkx graph of the scenario's network at t = 0 (twin.radio.topology), keeping the
     ``max_interference_edges`` strongest interference edges (``None``: all)."""
-    from twin.radio.topology import network_graph
+    from twin.radio import network_graph
 
     snap = network_snapshot(scenario)
     return network_graph(
@@ -253,7 +252,7 @@ def run_whatif(
     the powers then in force (``twin.api.snapshot_instance`` + ``ProblemInstance.evaluate``).
     """
     from twin.api import simulate, snapshot_instance
-    from twin.controllers.registry import make_controller
+    from twin.controllers import make_controller
 
     spec = controller or scenario.control.controller
     try:
@@ -305,7 +304,7 @@ def sinr_map(
     users plus the probe). The grid is evaluated ``chunk_links // B`` points at a time, so
     memory stays bounded whatever the grid and the network; time is ``O((U + grid^2) B)``.
     """
-    from twin.radio.uplink import probe_sinr
+    from twin.radio import probe_sinr
 
     snap = network_snapshot(scenario)
     network = snap["network"]
@@ -438,7 +437,7 @@ def generate_designs(
 
 
 def design_from_json(data: Any, source: str = "design") -> Design:
-    from twin.core.errors import DesignError
+    from twin.core import DesignError
 
     try:
         return Design.from_dict(data, source=source)

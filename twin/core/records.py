@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95  # every interval in a report is a two-sided 95% interval
 
@@ -51,6 +50,8 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
     mean = float(x.mean())
     if n == 1:
         return {"n": 1, "mean": mean, "std": None, "ci95": [None, None]}
+    from scipy import stats  # a second of imports that most callers never need
+
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / math.sqrt(n)
     return {"n": int(n), "mean": mean, "std": std, "ci95": [mean - half, mean + half]}

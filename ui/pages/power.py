@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from dash import Input, Output, dcc, html
 
-from twin.core.errors import AignError
-from twin.radio.instance import ProblemInstance
+from twin.core import AignError
+from twin.radio import ProblemInstance
 from ui import figures, services
 
 

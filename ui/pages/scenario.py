@@ -7,7 +7,7 @@ from typing import Any
 from dash import Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 
-from twin.core.errors import AignError
+from twin.core import AignError
 from ui import figures, services
 from ui.pages import message, upload
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, dcc, html
 
-from twin.core.errors import AignError
+from twin.core import AignError
 from ui import figures, services
 from ui.pages import field
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
-from twin.core.errors import AignError
-from twin.sim.kpi import KpiLog
+from twin.core import AignError
+from twin.sim import KpiLog
 from ui import figures, services
 from ui.pages import field, message
 

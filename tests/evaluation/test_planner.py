@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from evaluation.planner import PlannerBenchArgs, check, interpolated_scenario
 from twin.core.errors import AignError
 from twin.scenario.loader import load_scenario
-from ui.benchmark_planner import PlannerBenchArgs, check, interpolated_scenario
 from ui.cli import main
 
 MICRO = ["--seeds", "1", "--instances", "1", "--fig3-seeds", "2", "--steps", "5,10",

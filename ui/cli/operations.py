@@ -1,9 +1,9 @@
 """``aign validate | deploy | deployments | rollback``: designs reach the network only here.
 
-Register with :func:`add_ops_commands` from ``ui.cli.build_parser``. Each handler wires
+Each handler wires
 :class:`twin.rollout.deployment.Operations` to the terminal: JSON on stdout (``--summary`` for a
 readable text instead), notes about recovered operations on stderr, errors as
-:class:`twin.core.errors.AignError` (printed by ``ui.cli.main``, exit 1).
+:class:`twin.core.errors.AignError` (printed by :func:`ui.cli.main`, exit 1).
 
 Exit codes: 0 the command did what it was asked (validation passed, design kept or already
 in force, rollback done); 1 refused or failed before changing anything (the error says why);
@@ -19,24 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twin.compute.executors import EXECUTOR_HELP
-from twin.core.errors import AignError
-
-EXIT_NOT_ACCEPTED = 3
-
-
-# --------------------------------------------------------------------------- helpers
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
-
-
-def _note(recovered: list) -> None:
-    """Say on stderr what reconciliation found (each command runs it first)."""
-    for item in recovered:
-        data = item if isinstance(item, dict) else item.to_dict()
-        tag = "recovered" if data["recorded"] else "note"
-        print(f"aign: {tag}: {data['message']}", file=sys.stderr)
+from twin.compute import EXECUTOR_HELP
+from twin.core import AignError
+from ui.cli.common import (
+    EXIT_NOT_ACCEPTED,
+    note_recovered,
+    print_json,
+    progress_bar,
+)
 
 
 def _operations():
@@ -46,9 +36,9 @@ def _operations():
 
 
 def _load(scenario_arg: str, design_path: str, index: int | None):
-    from twin.core.errors import DesignError, Problem
-    from twin.radio.instance import load_designs
-    from twin.scenario.loader import load_scenario, resolve_scenario_path
+    from twin.core import DesignError, Problem
+    from twin.radio import load_designs
+    from twin.scenario import load_scenario, resolve_scenario_path
 
     scenario = load_scenario(scenario_arg)
     designs = load_designs(design_path)
@@ -82,7 +72,7 @@ def _calibration(path: str | None, scenario: Any) -> Any:
     """The calibration file ``path`` (aign calibrate), checked against ``scenario``."""
     if not path:
         return None
-    from twin.radio.calibration import Calibration, check_calibration
+    from twin.radio import Calibration, check_calibration
 
     calibration = Calibration.load(path)
     check_calibration(scenario, calibration, source=path)
@@ -128,7 +118,6 @@ def _in_force_line(in_force: dict[str, Any] | None) -> str:
     return f"in force: design {digest} ({in_force.get('source')}{since}{op})"
 
 
-# --------------------------------------------------------------------------- validate
 def cmd_validate(args: argparse.Namespace) -> int:
     scenario, design, _ = _load(args.scenario, args.design, args.index)
     calibration = _calibration(args.calibration, scenario)
@@ -136,9 +125,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         progress = None
         if not args.quiet and sys.stderr.isatty():
-            from ui.cli import _progress_bar
-
-            bar, progress = _progress_bar("validating", True)
+            bar, progress = progress_bar("validating", True)
         else:
             bar = None
         if bar is not None:
@@ -162,16 +149,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 calibration=calibration,
             )
     finally:
-        _note(ops.recovered)
+        note_recovered(ops.recovered)
         ops.close()
     if args.out:
-        from twin.core.files import write_json_atomic
+        from twin.core import write_json_atomic
 
         write_json_atomic(args.out, report)
     if args.summary:
         print(validation_summary(report, str(ops.log.path)))
     else:
-        _print_json(report)
+        print_json(report)
     return 0 if report["verdict"]["passed"] else EXIT_NOT_ACCEPTED
 
 
@@ -208,9 +195,8 @@ def validation_summary(report: dict[str, Any], log_path: str = "") -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- deploy
 def _read_report(path: str) -> dict[str, Any]:
-    from twin.core.errors import DeploymentError
+    from twin.core import DeploymentError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -236,14 +222,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             scenario_source=source,
         )
     finally:
-        _note(ops.recovered)
+        note_recovered(ops.recovered)
         ops.close()
     data = outcome.to_dict()
     data.pop("recovered")  # said on stderr already
     if args.summary:
         print(outcome_summary(data))
     else:
-        _print_json(data)
+        print_json(data)
     return 0 if outcome.ok else EXIT_NOT_ACCEPTED
 
 
@@ -273,10 +259,8 @@ def outcome_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- deployments
 def cmd_deployments(args: argparse.Namespace) -> int:
-    from twin.rollout import Operations
-    from twin.rollout.deploylog import LockedLogError, ReadOnlyLogError
+    from twin.rollout import LockedLogError, Operations, ReadOnlyLogError
 
     try:
         ops = Operations()
@@ -287,12 +271,12 @@ def cmd_deployments(args: argparse.Namespace) -> int:
     try:
         data = ops.history(args.scenario, validations=args.all, limit=args.limit, full=args.full)
     finally:
-        _note(ops.recovered)
+        note_recovered(ops.recovered)
         ops.close()
     if args.summary:
         print(history_summary(data))
     else:
-        _print_json(data)
+        print_json(data)
     return 0
 
 
@@ -332,9 +316,8 @@ def history_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- rollback
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from twin.scenario.loader import load_scenario, resolve_scenario_path
+    from twin.scenario import load_scenario, resolve_scenario_path
 
     ops = _operations()
     try:
@@ -357,20 +340,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             scenario_source=str(path.resolve()) if path.exists() else scenario_arg,
         )
     finally:
-        _note(ops.recovered)
+        note_recovered(ops.recovered)
         ops.close()
     data = outcome.to_dict()
     data.pop("recovered")
     if args.summary:
         print(outcome_summary(data))
     else:
-        _print_json(data)
+        print_json(data)
     return 0 if outcome.ok else EXIT_NOT_ACCEPTED
 
 
-# --------------------------------------------------------------------------- parser
-def add_ops_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``validate``, ``deploy``, ``deployments`` and ``rollback`` to ``aign``'s parser."""
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``validate``, ``deploy``, ``deployments`` and ``rollback``."""
     timeout_help = "seconds the network element may take to answer (default 10)"
 
     val = sub.add_parser(

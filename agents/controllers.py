@@ -1,71 +1,25 @@
-"""Trained agents on disk, loaded safely, and used as twin controllers.
-
-An agent folder holds ``agent.json`` (kind, MDP config, network settings, where it came
-from) and the weights: ``policy.safetensors`` for SAC, ``model.pt`` (a state dict loaded
-with ``torch.load(..., weights_only=True)``) for BCQ. Nothing is unpickled: SB3's own
-``model.zip`` is written too, for resuming training, but never read here.
-"""
+"""Trained agents as twin controllers (``sac:DIR``, ``bcq:DIR``): load, roll out, decide."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from agents.mdp import MDPConfig, check_fits, next_power, observe
-from twin.controllers.base import Observation
-from twin.core.errors import AignError
-from twin.radio.instance import ProblemInstance
-
-AGENT_FILE = "agent.json"
-
-
-@dataclass
-class LoadedAgent:
-    """A policy ready to act: ``predict`` maps a batch of observations to actions."""
-
-    kind: str
-    path: Path
-    config: MDPConfig
-    predict: Callable[[np.ndarray], np.ndarray]
-    meta: dict[str, Any]
-
-
-def agent_dir(path: str | Path) -> Path:
-    """The agent folder for ``DIR``, ``DIR/model.zip`` or ``DIR/agent.json``."""
-    p = Path(path)
-    return p.parent if p.suffix in (".zip", ".json", ".safetensors", ".pt") else p
-
-
-def read_agent_meta(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
-    folder = agent_dir(path)
-    file = folder / AGENT_FILE
-    if not file.exists():
-        raise AignError(
-            f"{folder}: no {AGENT_FILE}; is this the --out folder of aign train {kind}?"
-        )
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AignError(f"{file}: unreadable ({exc})") from None
-    if meta.get("kind") != kind:
-        raise AignError(f"{folder} holds a {meta.get('kind')!r} agent, not {kind!r}")
-    return folder, meta
+from agents.bcq import load_bcq
+from agents.mdp import check_fits, next_power, observe
+from agents.sac import load_sac
+from agents.stored import LoadedAgent
+from twin.controllers import Observation
+from twin.core import AignError
+from twin.radio import ProblemInstance
 
 
 def load_agent(kind: str, path: str | Path) -> LoadedAgent:
     """Load a trained SAC or BCQ agent for acting."""
     if kind == "sac":
-        from agents.sac import load_sac
-
         return load_sac(path)
     if kind == "bcq":
-        from agents.bcq import load_bcq
-
         return load_bcq(path)
     raise AignError(f"unknown agent kind {kind!r}")
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.core.errors import AignError
+from twin.core import AignError
 
 SCENARIOS = ("paper-20", "paper-50", "paper-80")
 PAPER_BEST = {"paper-20": 254.0, "paper-50": 489.0, "paper-80": 633.0}  # Table I, best reward
@@ -171,8 +171,8 @@ def fig3(planner) -> dict:
 
 # --------------------------------------------------------------------------- table I
 def held_out(scenario_name: str, seed: int, n: int) -> list:
-    from twin.radio.sampling import InstanceSampler
-    from twin.scenario.loader import load_scenario
+    from twin.radio import InstanceSampler
+    from twin.scenario import load_scenario
 
     sampler = InstanceSampler(load_scenario(scenario_name), seed=EVAL_ENVIRONMENT_BASE + seed)
     return [sampler.sample(np.random.default_rng([EVAL_SEED_BASE, seed, k])) for k in range(n)]
@@ -216,9 +216,9 @@ def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple
 
 def run_seed(scenario: str, seed: int, planner, args: PaperArgs, work: Path) -> tuple[list, dict]:
     """Tidy rows of every method on this seed's held-out instances, and training times."""
+    from agents.controllers import load_agent, rollout
     from agents.mdp import initial_power
-    from agents.models import load_agent, rollout
-    from twin.scenario.loader import load_scenario
+    from twin.scenario import load_scenario
     from twin.solvers import best_reference, solve
 
     initial_mw = load_scenario(scenario).power.initial_mw

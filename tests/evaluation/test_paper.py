@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ui.benchmark import PaperArgs, mean_ci95, with_quick
+from evaluation.paper import PaperArgs, mean_ci95, with_quick
 from ui.cli import main
 
 MICRO = ["--seeds", "1", "--instances", "2", "--sac-steps", "60", "--episodes-per-source", "2",

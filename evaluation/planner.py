@@ -9,7 +9,7 @@ counts it was never trained on.
   where each ends, whether that is the exact optimum (28, 31)
   (:func:`twin.solvers.exhaustive` is the truth) and the share of the optimum's utility;
 - ``paper-20/50/80``: the held-out instances of ``aign benchmark paper``
-  (:func:`ui.benchmark.held_out`: seed ``s``, instance ``k``), planned with noise seed ``s``;
+  (:func:`evaluation.paper.held_out`: seed ``s``, instance ``k``), planned with noise seed ``s``;
   share = utility / the instance's best reference (:func:`twin.solvers.best_reference`).
 
 **Generalization.** For each user count in ``--users`` (20, 35, 50, 65, 80), instances drawn
@@ -36,8 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.core.errors import AignError
-from ui.benchmark import (
+from evaluation.paper import (
     EVAL_ENVIRONMENT_BASE,
     EVAL_SEED_BASE,
     FIG3_OPTIMUM,
@@ -47,6 +46,7 @@ from ui.benchmark import (
     mean_ci95,
     model_label,
 )
+from twin.core import AignError
 
 SWEEP_SCENARIOS = ("paper-fig3", "paper-20", "paper-50", "paper-80")
 CALIBRATED = {20: "paper-20", 50: "paper-50", 80: "paper-80"}  # user count -> scenario
@@ -109,7 +109,7 @@ def interpolated_scenario(n_users: int):
     of them, the lower one's network with the side of the area interpolated linearly in the
     user count (the area is the one knob the paper scenarios calibrate), named
     ``paper-N-interpolated`` and seeded ``N``."""
-    from twin.scenario.loader import load_scenario
+    from twin.scenario import load_scenario
 
     if n_users in CALIBRATED:
         return load_scenario(CALIBRATED[n_users])
@@ -129,9 +129,9 @@ def interpolated_scenario(n_users: int):
 
 
 def generalization_instances(n_users: int, seed: int, n: int) -> list:
-    """Instances of :func:`interpolated_scenario` drawn as :func:`ui.benchmark.held_out`
+    """Instances of :func:`interpolated_scenario` drawn as :func:`evaluation.paper.held_out`
     draws the paper's (identical to it for 20, 50 and 80 users)."""
-    from twin.radio.sampling import InstanceSampler
+    from twin.radio import InstanceSampler
 
     if n_users in CALIBRATED:
         return held_out(CALIBRATED[n_users], seed, n)

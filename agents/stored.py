@@ -1,0 +1,55 @@
+"""Trained agents on disk: the folder format every agent kind shares, read safely.
+
+An agent folder holds ``agent.json`` (kind, MDP config, network settings, where it came
+from) and the weights: ``policy.safetensors`` for SAC, ``model.pt`` (a state dict loaded
+with ``torch.load(..., weights_only=True)``) for BCQ. Nothing is unpickled: SB3's own
+``model.zip`` is written too, for resuming training, but never read here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.mdp import MDPConfig
+from twin.core import AignError
+
+AGENT_FILE = "agent.json"
+
+
+@dataclass
+class LoadedAgent:
+    """A policy ready to act: ``predict`` maps a batch of observations to actions."""
+
+    kind: str
+    path: Path
+    config: MDPConfig
+    predict: Callable[[np.ndarray], np.ndarray]
+    meta: dict[str, Any]
+
+
+def agent_dir(path: str | Path) -> Path:
+    """The agent folder for ``DIR``, ``DIR/model.zip`` or ``DIR/agent.json``."""
+    p = Path(path)
+    return p.parent if p.suffix in (".zip", ".json", ".safetensors", ".pt") else p
+
+
+def read_agent_meta(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
+    folder = agent_dir(path)
+    file = folder / AGENT_FILE
+    if not file.exists():
+        raise AignError(
+            f"{folder}: no {AGENT_FILE}; is this the --out folder of aign train {kind}?"
+        )
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AignError(f"{file}: unreadable ({exc})") from None
+    if meta.get("kind") != kind:
+        raise AignError(f"{folder} holds a {meta.get('kind')!r} agent, not {kind!r}")
+    return folder, meta

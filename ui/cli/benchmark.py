@@ -1,0 +1,90 @@
+"""``aign benchmark paper | planner``: the paper's figures reproduced on this machine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from twin.core import AignError
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Reproduce the paper's Fig. 3 and Table I on this machine (see evaluation/paper.py)."""
+    from evaluation.paper import QUICK, PaperArgs, run_paper, with_quick
+
+    if args.suite == "planner":
+        return cmd_benchmark_planner(args)
+    if args.suite != "paper":
+        raise AignError(f"unknown benchmark {args.suite!r} (known: paper, planner)")
+    scenarios = tuple(s.strip() for s in (args.scenarios or "").split(",") if s.strip())
+    names = ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps")
+    values = {k: getattr(args, k) for k in names}
+    given = {k for k, v in values.items() if v is not None}
+    bench = PaperArgs(out=args.out or PaperArgs.out, model=args.model, quick=args.quick,
+                      **{k: values[k] for k in given})  # fmt: skip
+    if scenarios:
+        bench.scenarios = scenarios
+    bench = with_quick(bench, given | ({"sac_learning_starts"} if "sac_steps" in given else set()))
+    flags = ["--quick"] if args.quick else []
+    flags += [f"--{k.replace('_', '-')} {values[k]}" for k in sorted(given)]
+    flags += [f"--{k} {getattr(args, k)}" for k in ("model", "scenarios") if getattr(args, k)]
+    result = run_paper(bench, command=" ".join(["aign benchmark paper", *flags]))
+    print((Path(bench.out) / "table.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {bench.out}/table.csv, table.md, figure.html, fig3.json, summary.json "
+          f"in {result['total_wall_s']:.0f} s" + (" (quick budgets: " + ", ".join(
+              f"{k}={getattr(bench, k)}" for k in QUICK) + ")" if bench.quick else ""))  # fmt: skip
+    return 0
+
+
+def cmd_benchmark_planner(args: argparse.Namespace) -> int:
+    """The planner against DDIM steps and guidance weight, and at unseen user counts."""
+    from evaluation import planner as bp
+
+    lists = {"scenarios": str, "steps": int, "weights": float, "users": int}
+    parsed = {}
+    for key, kind in lists.items():
+        raw = getattr(args, key)
+        if raw:
+            try:
+                parsed[key] = tuple(kind(x) for x in raw.split(",") if x.strip())
+            except ValueError:
+                raise AignError(f"--{key}: comma-separated numbers, got {raw!r}") from None
+    counts = {k: getattr(args, k) for k in ("seeds", "instances", "fig3_seeds")}
+    given = {k for k, v in counts.items() if v is not None}
+    bench = bp.PlannerBenchArgs(out=args.out or bp.PlannerBenchArgs.out, model=args.model,
+                                quick=args.quick, **{k: counts[k] for k in given},
+                                **parsed)  # fmt: skip
+    bench = bp.with_quick(bench, given)
+    flags = ["--quick"] if args.quick else []
+    flags += [f"--{k.replace('_', '-')} {counts[k]}" for k in sorted(given)]
+    flags += [f"--{k} {getattr(args, k)}" for k in ("model", *lists) if getattr(args, k)]
+    result = bp.run_planner_bench(bench, command=" ".join(["aign benchmark planner", *flags]))
+    print((Path(bench.out) / "planner.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {bench.out}/sweep.csv, generalization.csv, planner.md, figure.html, "
+          f"summary.json in {result['total_wall_s']:.0f} s")  # fmt: skip
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register this family's commands on ``aign``'s parser."""
+    bench = sub.add_parser("benchmark", help="reproduce the paper's Fig. 3 and Table I")
+    bench.add_argument("suite", choices=["paper", "planner"],
+                       help="paper: Fig. 3 and Table I; planner: DDIM steps x guidance "
+                            "weight, and unseen user counts")  # fmt: skip
+    bench.add_argument("--quick", action="store_true", help="small budgets (< 10 min)")
+    bench.add_argument("--seeds", type=int, help="seeds (3; quick 2)")
+    bench.add_argument("--out", metavar="DIR",
+                       help="output folder (benchmarks/results/SUITE)")  # fmt: skip
+    bench.add_argument("--model", metavar="DIR", help="diffusion model (default: models/paper)")
+    bench.add_argument("--scenarios", help="comma-separated (paper-20,paper-50,paper-80)")
+    bench.add_argument("--instances", type=int, help="held-out instances per seed (30; quick 8)")
+    bench.add_argument("--sac-steps", type=int, help="SAC env steps (5000; quick 1000)")
+    bench.add_argument(
+        "--episodes-per-source", type=int, help="BCQ data: episodes per policy (100; quick 16)"
+    )
+    bench.add_argument("--bcq-steps", type=int, help="BCQ gradient steps (2000; quick 300)")
+    bench.add_argument("--steps", help="planner: DDIM steps to sweep (5,10,20,50)")
+    bench.add_argument("--weights", help="planner: guidance weights to sweep (0,1,2,4)")
+    bench.add_argument("--users", help="planner: user counts (20,35,50,65,80)")
+    bench.add_argument("--fig3-seeds", type=int, help="planner: noise seeds on fig3 (10)")
+    bench.set_defaults(func=cmd_benchmark)

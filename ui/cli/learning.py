@@ -1,0 +1,148 @@
+"""``aign collect | dataset | train``: stage 1's data and agents, stage 2's model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from twin.compute import EXECUTOR_HELP
+from twin.core import AignError, finite
+from ui.cli.common import (
+    print_json,
+    quiet_learning_logs,
+    user_counts,
+)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    progress = not args.quiet and sys.stderr.isatty()
+    if args.algo == "sac":
+        from agents.sac import SACArgs, train_sac
+
+        if not args.scenario:
+            raise AignError("train sac needs --scenario")
+        out = train_sac(
+            SACArgs(
+                scenario=args.scenario, out=args.out, users=user_counts(args.users),
+                max_users=args.max_users, steps=args.steps or 20_000, seed=args.seed,
+                n_envs=args.n_envs, checkpoint_every=args.checkpoint_every, progress=progress,
+            )
+        )  # fmt: skip
+        print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
+    elif args.algo == "bcq":
+        from agents.bcq import BCQArgs, train_bcq
+
+        if not args.data or len(args.data) != 1:
+            raise AignError("train bcq needs one --data DATASET")
+        quiet_learning_logs()
+        out = train_bcq(
+            BCQArgs(data=args.data[0], out=args.out, steps=args.steps or 10_000, seed=args.seed,
+                    progress=progress)
+        )  # fmt: skip
+        print(f"wrote {out}: use it as --controller bcq:{out}")
+    elif args.algo == "diffusion":
+        from diffusion import TrainArgs, train_diffusion
+
+        if not args.data:
+            raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
+        report = train_diffusion(
+            TrainArgs(data=args.data, out=args.out, denoiser=args.denoiser,
+                      steps=args.steps or 4000, seed=args.seed, progress=progress)
+        )  # fmt: skip
+        print(
+            f"wrote {report.path}: final loss {report.final_loss:.4g} in {report.seconds:.0f} s; "
+            f"use it with aign plan --model {report.path} or --controller diffusion:{report.path}"
+        )
+    else:
+        raise AignError(f"unknown algorithm {args.algo!r}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from agents.collect import CollectArgs, collect
+    from agents.constraint_draw import parse_impose
+
+    spec = CollectArgs(
+        scenario=args.scenario, policy=args.policy, episodes=args.episodes, out=args.out,
+        users=user_counts(args.users), max_users=args.max_users, seed=args.seed,
+        batch=args.batch, horizon=args.horizon, impose=parse_impose(args.impose),
+    )  # fmt: skip
+    if args.quiet or not sys.stderr.isatty():
+        report = collect(spec, executor=args.executor)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"collecting {args.policy}", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = collect(spec, progress=update, executor=args.executor)
+    print_json(report)
+    return 0
+
+
+def cmd_dataset_info(args: argparse.Namespace) -> int:
+    from agents.dataset import TrajectoryDataset
+
+    print_json(finite(TrajectoryDataset.load(args.dataset).info()))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register this family's commands on ``aign``'s parser."""
+    train = sub.add_parser("train", help="train an agent: sac (online) or bcq (offline)")
+    train.add_argument("algo", choices=["sac", "bcq", "diffusion"])
+    train.add_argument("--scenario", help="sac: scenario whose instances are explored")
+    train.add_argument("--users", help="sac: user counts to draw, e.g. 20,50,80")
+    train.add_argument("--max-users", type=int, help="sac: pad observations to this many users")
+    train.add_argument(
+        "--data", metavar="DATASET", action="append",
+        help="bcq, diffusion: dataset folder (diffusion: repeat to combine datasets)",
+    )  # fmt: skip
+    train.add_argument(
+        "--steps", type=int,
+        help="sac: env steps (20000); bcq: grad steps (10000); diffusion: grad steps (4000)",
+    )  # fmt: skip
+    train.add_argument(
+        "--denoiser", choices=["transformer", "unet"], default="transformer",
+        help="diffusion: users-as-tokens transformer (default) or the paper's temporal U-Net",
+    )  # fmt: skip
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--n-envs", type=int, default=1, help="sac: parallel environments")
+    train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
+    train.add_argument("--out", required=True, metavar="DIR")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    col = sub.add_parser("collect", help="collect labeled trajectories into a dataset")
+    col.add_argument("--scenario", required=True)
+    col.add_argument(
+        "--policy",
+        required=True,
+        help="random, coordinate, sac:DIR, bcq:DIR or noisy:BASE,sigma=S[,epsilon=E]",
+    )
+    col.add_argument("--episodes", type=int, required=True, help="episodes for this policy")
+    col.add_argument("--users", help="user counts to draw, e.g. 20,50,80")
+    col.add_argument("--max-users", type=int, help="pad to this many users")
+    col.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
+    col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
+    col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
+    col.add_argument("--horizon", type=int, default=8, help="steps per episode")
+    col.add_argument(
+        "--impose", action="append", metavar="NAME[=LO-HI]",
+        help="impose a constraint on every episode with a limit drawn per episode relative to "
+             "its unconstrained design p*: min-rate (a rate between the worst user's and the "
+             "LO-HI percentile of p*'s rates, default 5-30) or budget (LO-HI of p*'s total "
+             "power, default 0.4-1.0); repeatable",
+    )  # fmt: skip
+    col.add_argument("--out", required=True, metavar="DATASET")
+    col.add_argument("--quiet", action="store_true")
+    col.set_defaults(func=cmd_collect)
+
+    ds = sub.add_parser("dataset", help="inspect a trajectory dataset")
+    dsub = ds.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
+    info.add_argument("dataset", metavar="DATASET")
+    info.set_defaults(func=cmd_dataset_info)

@@ -1,0 +1,252 @@
+"""``aign simulate | instance | solve | evaluate | calibrate | sweep``: the twin and its solvers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from twin.compute import EXECUTOR_HELP
+from twin.core import finite
+from ui.cli.common import (
+    OutputDir,
+    print_json,
+    progress_bar,
+)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from twin.api import simulate
+
+    progress, update = progress_bar("simulating", not args.quiet)
+    if progress is not None:
+        with progress:
+            result = simulate(args.scenario, controller=args.controller, seed=args.seed,
+                              progress=update, calibration=args.calibration)  # fmt: skip
+    else:
+        result = simulate(args.scenario, controller=args.controller, seed=args.seed,
+                          calibration=args.calibration)  # fmt: skip
+    summary = finite(result.summary())
+    if args.out:
+        with OutputDir(args.out) as tmp:
+            result.kpis.write_csv(tmp / "kpis.csv")
+            result.kpis.write_powers_csv(tmp / "powers.csv")
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        print_json(summary)
+    else:
+        _print_summary(summary, args.out)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], out: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['scenario']} — controller {summary['controller']}, "
+                        f"seed {summary['seed']}")  # fmt: skip
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key in ("scenario", "controller", "seed"):
+            continue
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(key, text)
+    console = Console()
+    console.print(table)
+    if out:
+        console.print(f"wrote {out}/kpis.csv, {out}/powers.csv, {out}/summary.json")
+
+
+def cmd_instance(args: argparse.Namespace) -> int:
+    from twin.api import snapshot_instance
+
+    instance = snapshot_instance(args.scenario, time_s=args.time, seed=args.seed)
+    if args.out:
+        instance.save(args.out)
+        print(
+            f"wrote {args.out}: {instance.n_users} users x {instance.n_bs} BSs at "
+            f"t = {instance.meta['time_s']:g} s (fingerprint {instance.fingerprint()})"
+        )
+    else:
+        print_json(instance.to_dict())
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from twin.radio import ProblemInstance
+    from twin.solvers import solve_spec
+
+    instance = ProblemInstance.load(args.instance)
+    design = solve_spec(instance, args.method)
+    if args.out:
+        design.save(args.out)
+        print(f"wrote {args.out}: {args.method} utility {design.predicted['utility']:.6g}, "
+              f"feasible {design.predicted['feasible']}")  # fmt: skip
+    else:
+        print_json(finite(design.to_dict()))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from twin.api import evaluate_designs
+
+    print_json(finite(evaluate_designs(args.instance, args.design)))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the twin's path loss and shadowing map to the network's channel reports."""
+    from twin.rollout import calibrate_from_network
+    from twin.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    calibration = calibrate_from_network(scenario, args.reports, seed=args.seed,
+                                         start_s=args.start)  # fmt: skip
+    calibration.save(args.out)
+    pl = calibration.path_loss
+    sh = calibration.shadowing
+    print(
+        f"wrote {args.out}: {calibration.reports} reports, {calibration.bins} observations; "
+        f"path loss {pl.intercept_db:.1f} dB + 10 x {pl.exponent:.2f} (+-{pl.exponent_stderr:.2f})"
+        f" log10(d / 1 m); shadowing std {0.0 if sh is None else sh.prior_std_db:.1f} dB "
+        f"(calibration {calibration.digest()}; use it with --calibration {args.out})"
+    )
+    if scenario.sync.physical_seed is None:
+        print(
+            "aign calibrate: note: sync.physical_seed is null, so every seed of the physical "
+            "layer draws its own shadowing: only the path-loss fit carries over between them",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Every combination of the parameters x every seed on the twin; tables and figures."""
+    from twin.compute import SweepSpec, parse_param, run_sweep, summarize
+    from twin.scenario import load_scenario
+    from ui.figures import sweep_figure
+
+    spec = SweepSpec(
+        load_scenario(args.scenario), [parse_param(p) for p in args.param],
+        controllers=args.controller or [], seeds=args.seeds, seed=args.seed,
+    )  # fmt: skip
+    cells = spec.cells()  # validates every combination before anything runs
+    seeds = f"{spec.seeds} seed" + ("s" if spec.seeds != 1 else "")
+    print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {seeds}) "
+          f"on {args.executor}", file=sys.stderr)  # fmt: skip
+    if args.quiet or not sys.stderr.isatty():
+        report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("sweeping", total=None)
+            report = run_sweep(
+                spec, args.out, executor=args.executor, fmt=args.format,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    summary = summarize(report.rows, report.params)
+    html = Path(args.out) / "figures.html"
+    swept = [p for p, values in spec.params if len(values) > 1]  # one value: a setting
+    figures = [sweep_figure(summary, p, report.params) for p in swept] or [
+        sweep_figure(summary, None, report.params)
+    ]
+    tmp = html.with_name(".figures.html.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("<html><head><meta charset='utf-8'><title>aign sweep</title></head><body>\n")
+        for k, fig in enumerate(figures):  # plotly.js inline once: the page works offline
+            fh.write(fig.to_html(full_html=False, include_plotlyjs=k == 0))
+        fh.write("</body></html>\n")
+    os.replace(tmp, html)
+    result = report.to_dict()
+    result["files"]["figures"] = "figures.html"
+    print_json(result)
+    if report.failures:
+        print(f"aign sweep: {len(report.failures)} run(s) failed (see {args.out}/failures.json); "
+              "run the same command again to retry them", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register this family's commands on ``aign``'s parser."""
+    sim = sub.add_parser("simulate", help="run the twin for the scenario's duration")
+    sim.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    sim.add_argument("--controller", help="controller spec (default: the scenario's)")
+    sim.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    sim.add_argument("--out", metavar="DIR", help="write kpis.csv, powers.csv, summary.json")
+    sim.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--calibration", metavar="FILE", help="the twin's channel from aign calibrate (sync off)"
+    )
+    sim.set_defaults(func=cmd_simulate)
+
+    inst = sub.add_parser("instance", help="snapshot a problem instance from the twin")
+    inst.add_argument("scenario", metavar="SCENARIO")
+    inst.add_argument("--time", type=float, default=0.0, help="snapshot time, s (default 0)")
+    inst.add_argument("--seed", type=int)
+    inst.add_argument("--out", metavar="FILE", help="instance JSON (default: stdout)")
+    inst.set_defaults(func=cmd_instance)
+
+    solve = sub.add_parser("solve", help="solve an instance with a reference method")
+    solve.add_argument("instance", metavar="INSTANCE")
+    solve.add_argument("--method", default="coordinate",
+                       help="exhaustive, coordinate, wmmse, fpc, max, fixed:MW, random; "
+                            "parameters as name:key=value,...")  # fmt: skip
+    solve.add_argument("--out", metavar="FILE", help="design JSON (default: stdout)")
+    solve.set_defaults(func=cmd_solve)
+
+    ev = sub.add_parser("evaluate", help="metrics of a design on an instance (JSON)")
+    ev.add_argument("instance", metavar="INSTANCE")
+    ev.add_argument("design", metavar="DESIGN")
+    ev.set_defaults(func=cmd_evaluate)
+
+    cal = sub.add_parser(
+        "calibrate", help="fit the twin's path loss and shadowing map to channel reports"
+    )
+    cal.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    cal.add_argument("--reports", type=int, default=20, help="channel reports to fit (20)")
+    cal.add_argument("--seed", type=int, help="seed of the run that collects them")
+    cal.add_argument("--start", type=float, default=0.0, metavar="S",
+                     help="collect reports measured after S seconds (default 0)")  # fmt: skip
+    cal.add_argument("--out", required=True, metavar="FILE", help="calibration JSON")
+    cal.set_defaults(func=cmd_calibrate)
+
+    sw = sub.add_parser("sweep", help="run every parameter combination x seeds on the twin")
+    sw.add_argument("scenario", metavar="SCENARIO", help="YAML file or shipped scenario name")
+    sw.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="a swept parameter (repeat): users, speed, noise_figure, price, "
+        "shadowing, sync_error, duration, or any dotted scenario field",
+    )
+    sw.add_argument(
+        "--controller",
+        action="append",
+        metavar="SPEC",
+        help="controller(s) to compare (repeat; default: the scenario's)",
+    )
+    sw.add_argument("--seeds", type=int, default=1, help="seeds per combination (default 1)")
+    sw.add_argument("--seed", type=int, help="first seed (default: the scenario's)")
+    sw.add_argument("--executor", default="local", help=EXECUTOR_HELP)
+    sw.add_argument(
+        "--format",
+        default="csv",
+        choices=["csv", "parquet", "both"],
+        help="table format (default csv)",
+    )
+    sw.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder; rerunning the same command resumes it",
+    )
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)  # fmt: skip
