@@ -296,7 +296,10 @@ class Design:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.power_mw = strict_numbers(self.power_mw, self.source or "design", "power_mw")
+        if not isinstance(self.source, str) or not 0 < len(self.source) <= MAX_SOURCE_CHARS:
+            raise DesignError([Problem("design", None, "source", "must be text of 1 to "
+                                       f"{MAX_SOURCE_CHARS} characters")])  # fmt: skip
+        self.power_mw = strict_numbers(self.power_mw, self.source, "power_mw")
 
     @classmethod
     def for_instance(

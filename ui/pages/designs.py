@@ -3,12 +3,11 @@ predicted vs realized KPIs, and read the deployment history."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
-from twin.core import AignError
+from twin.core import AignError, parse_json
 from ui import figures, services
 from ui.pages import field, message, upload
 
@@ -142,10 +141,7 @@ def upload_design(contents: str | None, filename: str | None, scenario_data, des
     try:
         text = services.decode_upload(contents, filename or "upload", "design JSON",
                                       services.MAX_DESIGN_BYTES)  # fmt: skip
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AignError(f"{filename}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        data = parse_json(text, str(filename), AignError)
         items = data["designs"] if isinstance(data, dict) and "designs" in data else [data]
         if not isinstance(items, list) or not items:
             raise AignError(f"{filename}: 'designs' must be a non-empty list")
