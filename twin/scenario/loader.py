@@ -28,7 +28,7 @@ from twin.scenario.schema import Scenario
 
 MAX_SCENARIO_BYTES = 2_000_000
 MAX_NESTING = 32  # a scenario nests 4 deep (channel.gains rows); PyYAML recurses per level
-MAX_NODES = 400_000  # events in one document (100,000 listed users take 300,000)
+MAX_NODES = 400_000  # values in one document (100,000 listed users take 300,000)
 MAX_PROBLEMS = 50  # problems reported; the rest are counted
 MAX_INT_DIGITS = 30
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
@@ -109,9 +109,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """Parse once into a node tree (for line numbers) and construct plain data from it."""
     try:
-        depth = 0
-        for nodes, event in enumerate(yaml.parse(text, Loader=_LOADER)):
-            if nodes >= MAX_NODES:
+        depth = nodes = 0
+        for event in yaml.parse(text, Loader=_LOADER):
+            nodes += isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent)
+            if nodes > MAX_NODES:
                 raise ScenarioError(
                     [Problem(source, event.start_mark.line + 1, "",
                              f"YAML document of more than {MAX_NODES} values; no scenario "

@@ -27,6 +27,8 @@ MAX_BS = 10_000
 MAX_LEVELS = 10_001  # the step form gives at most 10,000 steps, so as many levels + 1
 MAX_SEED = 2**63 - 1
 MAX_TEXT = 10_000  # free text (description)
+# The twin's clock counts microseconds: a shorter period would round to 0 and never advance.
+MIN_PERIOD_S = 1e-3
 
 
 class _Strict(BaseModel):
@@ -75,8 +77,12 @@ class BaseStations(_Strict):
 class Activity(_Strict):
     """Users alternate between active and idle with exponential durations (arrivals/departures)."""
 
-    mean_active_s: float = Field(gt=0, le=1e9, description="Mean time a user stays active, s.")
-    mean_idle_s: float = Field(gt=0, le=1e9, description="Mean time a user stays idle, s.")
+    mean_active_s: float = Field(
+        ge=MIN_PERIOD_S, le=1e9, description="Mean time a user stays active, s."
+    )
+    mean_idle_s: float = Field(
+        ge=MIN_PERIOD_S, le=1e9, description="Mean time a user stays idle, s."
+    )
     initially_active: float = Field(
         1.0, ge=0, le=1, description="Fraction of users active at time 0."
     )
@@ -292,7 +298,7 @@ class Sync(_Strict):
         True, description="Attach a physical layer (ground truth) that reports channels."
     )
     report_period_s: float = Field(
-        0.1, gt=0, le=1e6, description="Time between channel reports, s."
+        0.1, ge=MIN_PERIOD_S, le=1e6, description="Time between channel reports, s."
     )
     delay_s: float = Field(
         0.0, ge=0, le=1e6, description="Delay before a report reaches the twin, s."
@@ -312,7 +318,7 @@ class Sync(_Strict):
 
 class Control(_Strict):
     epoch_s: float = Field(
-        1.0, gt=0, le=1e6, description="Time between controller decisions, s."
+        1.0, ge=MIN_PERIOD_S, le=1e6, description="Time between controller decisions, s."
     )
     controller: str = Field(
         "coordinate", min_length=1, max_length=500,
@@ -381,7 +387,9 @@ class Scenario(_Strict):
     description: str = Field("", max_length=MAX_TEXT)
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of every random process in the twin.")
     duration_s: float = Field(10.0, gt=0, le=1e6, description="Simulated time, s.")
-    step_s: float = Field(0.1, gt=0, description="Channel and mobility update period, s.")
+    step_s: float = Field(
+        0.1, ge=MIN_PERIOD_S, le=1e6, description="Channel and mobility update period, s."
+    )
     area: Area = Area()
     base_stations: BaseStations
     users: Users
