@@ -138,3 +138,11 @@ def test_the_budget_counts_what_the_run_holds_and_does():
 @pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_scenario_fits_the_default_budget(path):
     check_budget(parse_scenario(path.read_text()), budget=Budget(memory_bytes=4 * 2**30))
+
+
+def test_plain_exponent_numbers_are_numbers_and_quoted_ones_text():
+    text = DEFAULT.replace("bandwidth_hz: 1.0e+6", "bandwidth_hz: 1.0e6")
+    assert parse_scenario(text).channel.bandwidth_hz == 1e6
+    assert "Input should be a valid number" in problems(
+        DEFAULT.replace("bandwidth_hz: 1.0e+6", 'bandwidth_hz: "1.0e6"')
+    )
