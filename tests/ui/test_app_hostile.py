@@ -139,3 +139,14 @@ def test_whatif_job_hides_unexpected_exception_text(monkeypatch):
     _, view = whatif.run_job(lambda *_: None, store, {}, "max", None, [])
     assert "unexpected error (TypeError)" in str(view) and "secret" not in str(view)
     assert os.sep + "srv" not in str(view)
+
+
+def test_the_live_editor_refuses_a_huge_list_quickly():
+    text = "users:\n  positions_m:\n" + "  - 1\n" * 450_000  # 2.7 MB: over the size cap
+    start = time.monotonic()
+    view, _ = scenario.check_editor(text, None)
+    assert "too large" in str(view)
+    text = "- 1\n" * 450_000  # 1.8 MB: a list of 450,000 items
+    view, _ = scenario.check_editor(text, None)
+    assert "more than 400000 values" in str(view)
+    assert time.monotonic() - start < 30  # was 95 s
