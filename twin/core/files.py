@@ -64,9 +64,9 @@ def read_bytes_bounded(
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise _fail(error, source, f"cannot read file: {kind} (a {what} must be a regular "
-                                       "file)")  # fmt: skip
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else
+                    "not a regular file (FIFOs, devices and sockets are refused)")  # fmt: skip
+            raise _fail(error, source, f"cannot read {what}: {kind}")
         if info.st_size > max_bytes:
             raise _fail(
                 error, source, f"file is {info.st_size} bytes; a {what} is limited to "
