@@ -263,7 +263,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenari
                 f"scenario {scenario.name!r} lists its users (or their gains): the user count "
                 "cannot be changed here; edit the scenario instead"
             )
-        users["count"] = int(changes["users"])
+        count = float(changes["users"])
+        if not count.is_integer():
+            raise AignError(f"the what-if setting users must be a whole number, got {count:g}")
+        users["count"] = int(count)
     if "speed_mps" in changes:
         data["users"]["speed_mps"] = float(changes["speed_mps"])
     if "noise_figure_db" in changes:

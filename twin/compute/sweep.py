@@ -25,7 +25,6 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from twin.compute.executors import Executor, TaskFailure, make_executor
@@ -33,6 +32,7 @@ from twin.core.errors import AignError
 from twin.core.files import read_json, write_json_atomic
 from twin.core.records import canonical_json, finite, mean_ci
 from twin.scenario.derive import scenario_digest
+from twin.scenario.loader import parse_scalar
 from twin.scenario.schema import Scenario
 
 SWEEP_FORMAT = "aign.sweep/1"
@@ -74,10 +74,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
         token = token.strip()
         if not token:
             raise AignError(f"--param {text!r}: empty value in the list")
-        try:
-            value = yaml.safe_load(token)
-        except yaml.YAMLError:
-            value = token
+        value = parse_scalar(token)
         if isinstance(value, dict | list):
             raise AignError(f"--param {text!r}: {token!r} is not a single value")
         parsed.append(value)

@@ -364,6 +364,17 @@ def _line_of(root: yaml.Node | None, loc: list[str | int]) -> int | None:
     return line
 
 
+def parse_scalar(token: str) -> Any:
+    """One value as a scenario file would read it (``20``, ``1.0e6``, ``true``, ``wmmse``);
+    text that is not a plain YAML value (a tag it cannot hold, a syntax error) stays text."""
+    if len(token) > 1000 or "!" in token or "&" in token or "*" in token:
+        return token
+    try:
+        return yaml.load(token, Loader=_Loader)  # noqa: S506 (the safe loader)
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
+        return token
+
+
 def scenario_json_schema() -> dict[str, Any]:
     """JSON Schema of the scenario format, for editor completion and validation."""
     schema = Scenario.model_json_schema()
