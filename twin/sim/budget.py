@@ -2,17 +2,20 @@
 it cannot run here.
 
 A valid scenario can still ask for more than a machine has: 100,000 users x 10,000 BSs is
-10^9 links (tens of GB per network), a report every microsecond over 30 s is 3*10^7 events.
+10^9 links (hundreds of GB per network), a report every millisecond for an hour is 10^7
+events.
 :func:`estimate_cost` counts what :class:`twin.sim.twin.Twin` will hold and do (links, the
 shadowing grids, events, link updates, the KPI rows) from the scenario alone, and
 :func:`check_budget` refuses, with the numbers and the limit, what exceeds the
 :class:`Budget` *before* anything is built. The coefficients are upper estimates measured on
-the twin (benchmarks/RESULTS.md, "scale"): about 200 bytes per user-BS link while a network
-is built, 2 kB per recorded step.
+the twin (benchmarks/RESULTS.md, "Memory per 1000 users": 74-82 bytes per link held, about
+200 at the peak of a 10,000 x 100 build, counted here per network), 2 kB per recorded step.
 
 The budget is the machine's: memory is half the physical memory unless
-``AIGN_MAX_MEMORY_MB`` says otherwise; ``AIGN_MAX_EVENTS`` and ``AIGN_MAX_LINK_UPDATES``
-bound the work (each about ten minutes of twin time here at the default).
+``AIGN_MAX_MEMORY_MB`` says otherwise; ``AIGN_MAX_EVENTS`` (default 2,000,000: the default
+scenario's 1,530 events take about 2 s here, so about 45 minutes) and
+``AIGN_MAX_LINK_UPDATES`` (default 2e11) bound the work of one run (a whole run, or each
+``Twin.run`` call: a benchmark that runs the twin in chunks is checked chunk by chunk).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from twin.scenario.schema import Scenario
 BYTES_PER_LINK = 200  # peak while a network's gains are built (distances, losses, fading)
 BYTES_PER_STEP = 2_000  # one KPI row (about 40 floats in Python lists)
 EVENTS_PER_REPORT = 3  # measure, the delivery process, its timeout
-DEFAULT_MAX_EVENTS = 5_000_000
+DEFAULT_MAX_EVENTS = 2_000_000
 DEFAULT_MAX_LINK_UPDATES = 2e11
 MEMORY_ENV, EVENTS_ENV, WORK_ENV = "AIGN_MAX_MEMORY_MB", "AIGN_MAX_EVENTS", "AIGN_MAX_LINK_UPDATES"
 
