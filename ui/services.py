@@ -47,7 +47,7 @@ SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # background jobs within RUN_BUDGET (a few minutes of twin time at most).
 MAP_MAX_LINKS = 2_000_000
 MAP_BUDGET_BYTES = 2 * 2**30
-RUN_BUDGET = {"memory_bytes": 4 * 2**30, "events": 2_000_000, "link_updates": 2e10}
+RUN_BUDGET = {"memory_bytes": 4 * 2**30, "events": 500_000, "link_updates": 2e10}
 
 
 def check_map_size(scenario: Scenario) -> None:
