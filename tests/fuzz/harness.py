@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from twin.scenario.loader import _LOADER
 from ui.cli.main import INTERNAL_ERROR, main
 
 MAX_PEAK_BYTES = 512 * 2**20
@@ -166,5 +167,16 @@ def text_mutated(draw, text: str) -> str:
     return "".join(lines)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Quotes text that the scenario loader would read as a number (``1e-10``: YAML 1.1 text,
+    but a plain exponent number for the loader), so a mutation to text stays text."""
+
+
+for _first, _resolvers in _LOADER.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        if _tag.endswith(":float"):
+            _Dumper.add_implicit_resolver(_tag, _regexp, [_first])
+
+
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
