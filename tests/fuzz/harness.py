@@ -120,11 +120,21 @@ TOKENS = st.sampled_from(["!!int ", "!!float ", "!!binary ", "!!set ", "!!timest
 
 @st.composite
 def mutated(draw, data: Any) -> tuple[Any, bool]:
-    """``data`` with one to three mutations; True when one must make it invalid."""
+    """``data`` with one to three mutations; True when the result breaks a documented rule.
+
+    The rule-breaking mutations are tracked by path: a later mutation that overwrites or
+    deletes one (or its parent) takes it back. Drawn values are copied, so that no mutation
+    changes a value the strategies share between examples.
+    """
     import copy
 
     data = copy.deepcopy(data)
-    must_refuse = False
+    broken: set[tuple] = set()
+
+    def touch(path: tuple) -> None:  # what was at ``path`` (and below) is gone
+        for old in [b for b in broken if b[: len(path)] == path]:
+            broken.discard(old)
+
     for _ in range(draw(st.integers(1, 3))):
         paths = leaves(data)
         if not paths or not paths[0]:
@@ -135,21 +145,29 @@ def mutated(draw, data: Any) -> tuple[Any, bool]:
         value = get(data, path)
         free = bool(FREE_FORM.intersection(p for p in path if isinstance(p, str)))
         if kind == "not_number" and is_number(value):
-            put(data, path, draw(NOT_NUMBERS))
-            must_refuse |= not free
+            touch(path)
+            put(data, path, copy.deepcopy(draw(NOT_NUMBERS)))
+            if not free:
+                broken.add(path)
         elif kind in ("extreme", "not_number") and is_number(value):
+            touch(path)
             put(data, path, draw(EXTREMES))
         elif kind == "any":
-            put(data, path, draw(ANY_VALUE))
+            touch(path)
+            put(data, path, copy.deepcopy(draw(ANY_VALUE)))
         elif kind == "delete" and isinstance(path[-1], str):
+            touch(path)
             del get(data, path[:-1])[path[-1]]
         elif kind == "unknown" and isinstance(get(data, path[:-1]), dict):
-            get(data, path[:-1])[draw(st.sampled_from(["extra", "sed", "Seed", "count "]))] = 1
-            must_refuse |= not free
+            key = draw(st.sampled_from(["extra", "sed", "Seed", "count "]))
+            touch((*path[:-1], key))
+            get(data, path[:-1])[key] = 1
+            if not free:
+                broken.add((*path[:-1], key))
         elif kind == "duplicate_list" and isinstance(path[-1], int):
             items = get(data, path[:-1])
-            items.extend(items[: draw(st.integers(1, 3))])
-    return data, must_refuse
+            items.extend(copy.deepcopy(items[: draw(st.integers(1, 3))]))
+    return data, bool(broken)
 
 
 @st.composite
