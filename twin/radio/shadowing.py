@@ -44,9 +44,7 @@ def default_decorrelation_m(model: PathLossModel, los: bool) -> float:
     return DECORRELATION_M[model][0 if los else 1]
 
 
-def decorrelation_pair_m(
-    model: PathLossModel, override_m: float | None
-) -> tuple[float, float]:
+def decorrelation_pair_m(model: PathLossModel, override_m: float | None) -> tuple[float, float]:
     """``(LOS, NLOS)`` decorrelation distances: the scenario's value for both when it gives
     one, else the spec's per state."""
     if override_m is not None:

@@ -66,7 +66,7 @@ def test_power_autocovariance_is_j0_squared_minus_one_over_m():
 
 
 def test_rician_autocorrelation_adds_the_fixed_los_part():
-    k = 10 ** 0.9
+    k = 10**0.9
     fading = FadingProcess(
         np.random.default_rng(3), 2000, 50, "rician", k_factor_db=9.0, doppler_hz=FD_HZ
     )

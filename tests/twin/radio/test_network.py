@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import j0
 
 from twin.radio.channel import los_probability, path_loss_db, thermal_noise_mw
 from twin.radio.network import RadioNetwork
@@ -274,13 +275,14 @@ def test_each_link_reads_the_field_of_its_los_state():
 
 def test_the_fading_of_the_network_decorrelates_as_j0_of_the_user_doppler():
     # Every user at 10 m/s, 3.5 GHz: f_d = 116.7 Hz; one 2 ms step: J0(1.47) = 0.51.
-    sc = scenario(users={"count": 2000, "speed_mps": 10.0}, area={"width_m": 3000,
-                  "height_m": 3000}, base_stations={"layout": "hexagonal", "count": 20})  # fmt: skip
+    sc = scenario(
+        users={"count": 2000, "speed_mps": 10.0},
+        area={"width_m": 3000, "height_m": 3000},
+        base_stations={"layout": "hexagonal", "count": 20},
+    )
     net = network(sc)
     h0 = net.fading.h
     net.advance(0.002)
     products = (net.fading.h * h0.conj()).real.ravel()
-    from scipy.special import j0
-
     expected = j0(2 * math.pi * 10.0 * 3.5e9 / 299_792_458.0 * 0.002)
     assert products.mean() == pytest.approx(expected, abs=5 * products.std() / math.sqrt(40_000))
