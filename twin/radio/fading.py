@@ -162,9 +162,11 @@ class FadingProcess:
             out = np.multiply(h.real, h.real)
             out += h.imag * h.imag
             return out
-        s = self._phasor_sum()
-        out = np.multiply(s.real, s.real, dtype=np.float64)
-        out += np.multiply(s.imag, s.imag, dtype=np.float64)
+        # |sum|^2 in float32 on the interleaved (re, im) view (contiguous, numpy's fast
+        # path), then float64: relative error ~1e-7, far below anything physical.
+        parts = self._phasor_sum().view(np.float32)
+        squares = np.multiply(parts, parts)
+        out = np.add(squares[:, 0::2], squares[:, 1::2]).astype(np.float64)
         out *= self._scale * self._scale
         return out
 
