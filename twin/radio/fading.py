@@ -127,9 +127,9 @@ class FadingProcess:
             return self._rotor[1]
         rotor = np.empty((self.sinusoids, *self.shape), dtype=np.complex64)
         turn = (2.0 * np.pi * dt_s) * self.doppler_hz[:, None]  # rad per unit cos(alpha)
-        theta = self._theta.astype(np.float64)
         for m in range(self.sinusoids):
-            alpha = (theta + 2.0 * np.pi * m) / self.sinusoids
+            # cos(alpha_m) in float32 (numpy's SIMD path; alpha is within [-pi, 2 pi)).
+            alpha = (self._theta + np.float32(2.0 * np.pi * m)) / np.float32(self.sinusoids)
             _unit_phasors(turn * np.cos(alpha), rotor[m])
         self._rotor = (dt_s, rotor)
         return rotor
@@ -174,6 +174,7 @@ class FadingProcess:
 def _unit_phasors(angle_rad: np.ndarray, out: np.ndarray) -> None:
     """``exp(j angle)`` into the complex64 array ``out``: the angle is reduced to [0, 2 pi)
     in float64, then its cosine and sine are taken in float32 (numpy's fast SIMD path)."""
-    reduced = np.remainder(angle_rad, 2.0 * np.pi).astype(np.float32)
+    turns = np.floor(angle_rad * (0.5 / np.pi))  # (np.remainder is 3x slower)
+    reduced = (angle_rad - (2.0 * np.pi) * turns).astype(np.float32)
     np.cos(reduced, out=out.real)
     np.sin(reduced, out=out.imag)
