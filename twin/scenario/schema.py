@@ -173,9 +173,10 @@ class Shadowing(_Strict):
         description="Log-normal std, dB. Default: 38.901's LOS/NLOS values (UMa 4/6, UMi "
         "4/7.82), 8 dB for log_distance.",
     )  # fmt: skip
-    decorrelation_m: float = Field(
-        50.0, ge=0.1, le=1e5,
-        description="Distance at which the spatial correlation falls to 1/e, m.",
+    decorrelation_m: float | None = Field(
+        None, ge=0.1, le=1e5,
+        description="Distance at which the spatial correlation falls to 1/e, m. Default: "
+        "38.901's per LOS state (UMa 37/50, UMi 10/13 LOS/NLOS), 50 for log_distance.",
     )  # fmt: skip
 
 

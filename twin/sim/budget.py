@@ -25,7 +25,12 @@ import os
 from dataclasses import dataclass
 
 from twin.core.errors import AignError, TooLargeError
-from twin.radio.channel import MAX_FIELD_POINTS, MAX_SHADOWING_POINTS
+from twin.radio.shadowing import (
+    DEFAULT_SPACING_FRACTION,
+    MAX_FIELD_POINTS,
+    MAX_SHADOWING_POINTS,
+    decorrelation_pair_m,
+)
 from twin.scenario.schema import Scenario
 
 BYTES_PER_LINK = 200  # peak while a network's gains are built (distances, losses, fading)
@@ -111,10 +116,13 @@ def estimate_cost(scenario: Scenario, horizon_s: float | None = None) -> Cost:
         changes = users * horizon / min(activity.mean_active_s, activity.mean_idle_s)
     grid = 0.0
     if scenario.channel.mode == "model" and scenario.channel.shadowing.enabled:
-        spacing = scenario.channel.shadowing.decorrelation_m / 8
+        pair = decorrelation_pair_m(scenario.channel.path_loss.model,
+                                    scenario.channel.shadowing.decorrelation_m)  # fmt: skip
+        spacing = min(pair) * DEFAULT_SPACING_FRACTION
         nx = scenario.area.width_m / spacing + 1
         ny = scenario.area.height_m / spacing + 1
-        grid = min(nx * ny, MAX_FIELD_POINTS, MAX_SHADOWING_POINTS / n_bs) * n_bs
+        fields = 1 if pair[0] == pair[1] else 2  # LOS and NLOS fields share the cap
+        grid = min(fields * min(nx * ny, MAX_FIELD_POINTS) * n_bs, MAX_SHADOWING_POINTS)
     links = users * n_bs
     memory = (
         networks * (links * BYTES_PER_LINK + grid * 4 * 3)  # fields + the FFT's temporaries

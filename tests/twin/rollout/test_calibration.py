@@ -103,6 +103,19 @@ def test_effective_counts_of_independent_and_frozen_samples():
     assert 1 < middle[2] < 40
 
 
+def test_effective_counts_take_a_correlation_per_lag():
+    counts = np.array([1, 5, 40])
+    r = 0.5
+    np.testing.assert_allclose(effective_counts(counts, r ** np.arange(40)),
+                               effective_counts(counts, r))  # fmt: skip
+    # Jakes-like oscillating correlations: n / (1 + 2 sum (1 - k/n) c_k), by hand for n = 5.
+    c = np.array([1.0, 0.3, -0.1, 0.2, 0.0])
+    denom = 1 + 2 * sum((1 - k / 5) * c[k] for k in range(1, 5))
+    assert effective_counts(np.array([5]), c)[0] == pytest.approx(5 / denom)
+    with pytest.raises(ValueError, match="lags"):
+        effective_counts(np.array([5]), c[:3])
+
+
 # ------------------------------------------------------------------ the fit
 def synthetic_reports(scenario: Scenario, n_reports: int, seed: int) -> list[ChannelReport]:
     """Reports from a world with exactly the true log-distance law, Rayleigh fading and no
