@@ -8,8 +8,9 @@ events.
 shadowing grids, events, link updates, the KPI rows) from the scenario alone, and
 :func:`check_budget` refuses, with the numbers and the limit, what exceeds the
 :class:`Budget` *before* anything is built. The coefficients are upper estimates measured on
-the twin (benchmarks/RESULTS.md, "Memory per 1000 users": 74-82 bytes per link held, about
-200 at the peak of a 10,000 x 100 build, counted here per network), 2 kB per recorded step.
+the twin (benchmarks/RESULTS.md, section 1 and "Memory per 1000 users": about 200 bytes per
+link held with the sum-of-sinusoids fading, about 225 at the peak of a 10,000 x 100 build;
+300 here, per network), 2 kB per recorded step (a KPI row measures about 425 B).
 
 The budget is the machine's: memory is half the physical memory unless
 ``AIGN_MAX_MEMORY_MB`` says otherwise; ``AIGN_MAX_EVENTS`` (default 2,000,000: the default
@@ -33,7 +34,7 @@ from twin.radio.shadowing import (
 )
 from twin.scenario.schema import Scenario
 
-BYTES_PER_LINK = 200  # peak while a network's gains are built (distances, losses, fading)
+BYTES_PER_LINK = 300  # peak while a network is built (fading phasors, losses, gains)
 BYTES_PER_STEP = 2_000  # one KPI row (about 40 floats in Python lists)
 EVENTS_PER_REPORT = 3  # measure, the delivery process, its timeout
 DEFAULT_MAX_EVENTS = 2_000_000
