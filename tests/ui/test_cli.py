@@ -27,6 +27,27 @@ def test_scenario_check_reports_file_line_and_field(capsys, tmp_path):
     assert out.strip() == f"{bad}:4: users.count: Input should be greater than or equal to 1"
 
 
+def test_scenario_check_refuses_an_unknown_controller_at_its_line(capsys, tmp_path):
+    text = (ROOT / "scenarios" / "default.yaml").read_text()
+    assert "controller: coordinate" in text
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text.replace("controller: coordinate", "controller: coordinat"))
+    line = 1 + bad.read_text().splitlines().index(
+        next(s for s in bad.read_text().splitlines() if "controller: coordinat" in s))
+    code, out, _ = run(capsys, "scenario", "check", str(bad))
+    assert code == 1
+    assert out.startswith(f"{bad}:{line}: control.controller: unknown controller 'coordinat' "
+                          "(did you mean 'coordinate'?)")  # fmt: skip
+
+
+def test_scenario_check_refuses_wrong_controller_parameters(capsys, tmp_path):
+    text = (ROOT / "scenarios" / "default.yaml").read_text()
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text.replace("controller: coordinate", "controller: 'fixed:power=abc'"))
+    code, out, _ = run(capsys, "scenario", "check", str(bad))
+    assert code == 1 and "control.controller" in out and ": OK" not in out
+
+
 def test_scenario_schema_is_json_schema(capsys):
     code, out, _ = run(capsys, "scenario", "schema")
     schema = json.loads(out)
