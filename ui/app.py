@@ -254,18 +254,57 @@ def check_host(host: str, allow_remote: bool) -> str | None:
 
 def serve(
     scenario: str = "default", host: str = "127.0.0.1", port: int = 8050,
-    allow_remote: bool = False,
+    allow_remote: bool = False, access_log: bool = False, threads: int = 8,
 ) -> None:  # fmt: skip
-    """``aign ui``: serve the app (debug off) until interrupted."""
+    """``aign ui``: serve the app with waitress (a production WSGI server; debug off) until
+    interrupted. Requests are not logged unless ``access_log``; "serving on" is printed once
+    the port is bound, and a port in use is an :class:`AignError`."""
+    import errno
+
+    from waitress import create_server
+
     warning = check_host(host, allow_remote)
     error_log = _log_to_file()
     app = create_app(scenario)
+    logging.getLogger("waitress").setLevel(logging.INFO if access_log else logging.ERROR)
+    wsgi = AccessLog(app.server) if access_log else app.server
+    try:
+        server = create_server(wsgi, host=host, port=port, threads=threads, ident="aign")
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise AignError(f"port {port} on {host} is in use (another aign ui?): stop that "
+                            "server or choose another port with --port") from None  # fmt: skip
+        raise AignError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     _stop_jobs_on_sigterm()
     if warning:
         print(f"aign ui: {warning}")
     print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops); "
-          f"errors are logged to {error_log}")  # fmt: skip
-    app.run(host=host, port=port, debug=False)
+          f"errors are logged to {error_log}" + ("; requests are logged here" if access_log
+                                                else ""), flush=True)  # fmt: skip
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+class AccessLog:
+    """WSGI middleware: one line per request on stderr (``aign ui --access-log``)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        import sys
+        import time
+
+        def logged(status: str, headers: list, exc_info: Any = None) -> Any:
+            when = time.strftime("%Y-%m-%d %H:%M:%S")
+            path = environ.get("PATH_INFO", "")
+            print(f"{when} {environ.get('REMOTE_ADDR', '-')} {environ.get('REQUEST_METHOD')} "
+                  f"{path} {status.split(' ', 1)[0]}", file=sys.stderr, flush=True)  # fmt: skip
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, logged)
 
 
 def _log_to_file() -> str:
