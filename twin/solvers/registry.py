@@ -24,7 +24,7 @@ from twin.solvers.baselines import (
     max_power,
     random_power,
 )
-from twin.solvers.coordinate import coordinate_ascent
+from twin.solvers.coordinate import FULL_SCORING_MAX_CELLS, coordinate_ascent
 from twin.solvers.exact import DEFAULT_MAX_EVALUATIONS, check_exhaustive_size, exhaustive
 from twin.solvers.ranking import best_index
 from twin.solvers.wmmse import wmmse
@@ -195,17 +195,31 @@ def _solver(method: str) -> Solver:
 
 
 # --------------------------------------------------------------------------- reference
-# Coordinate ascent re-evaluates the whole objective for each user and level: about
-# users^2 x BSs x levels operations per sweep and start. 1000 users x 20 BSs took minutes
-# (217 s for 4 starts, measured), so references and the app skip it beyond this budget.
-COORDINATE_MAX_WORK = 2e8
+# What multi-start coordinate ascent costs, in (level, user) cells scored: a sweep moves each
+# of the U users once; a move scores L levels over all U users when L x U is small
+# (coordinate.FULL_SCORING_MAX_CELLS), else the few levels the bound leaves (about
+# BOUNDED_LEVELS_SCORED), plus a fixed per-move cost of about MOVE_OVERHEAD_CELLS cells
+# (numpy call overhead). Measured (benchmarks/RESULTS.md, "Classical solvers"): 8 starts to
+# convergence take about 0.4 s at 80 users x 9 BSs x 41 levels, 4 s at 200 x 20 x 201,
+# 14 s at 500 x 20 x 201 and 100 s at 1000 x 20 x 201 on this 2-core machine, so
+# references and the app skip it beyond COORDINATE_MAX_WORK (about 200 users at 201 levels).
+BOUNDED_LEVELS_SCORED = 8
+MOVE_OVERHEAD_CELLS = 16_000
+COORDINATE_MAX_WORK = 5e7
 REFERENCE_STARTS = 8
+
+
+def coordinate_work(instance: ProblemInstance, starts: int = REFERENCE_STARTS) -> float:
+    """Cells multi-start coordinate ascent scores per sweep (see :data:`COORDINATE_MAX_WORK`)."""
+    n_users, n_levels = instance.n_users, len(instance.levels_mw)
+    full = bool(instance.constraints.active()) or n_levels * n_users <= FULL_SCORING_MAX_CELLS
+    scored = n_levels if full else min(n_levels, BOUNDED_LEVELS_SCORED)
+    return float(starts) * n_users * (n_users * scored + MOVE_OVERHEAD_CELLS)
 
 
 def coordinate_affordable(instance: ProblemInstance, starts: int = REFERENCE_STARTS) -> bool:
     """Whether multi-start coordinate ascent fits :data:`COORDINATE_MAX_WORK` (one sweep)."""
-    work = instance.n_users**2 * instance.n_bs * len(instance.levels_mw) * starts
-    return work <= COORDINATE_MAX_WORK
+    return coordinate_work(instance, starts) <= COORDINATE_MAX_WORK
 
 
 def best_reference(instance: ProblemInstance, max_evaluations: int = 200_000) -> Design:

@@ -17,7 +17,6 @@ from twin.radio.uplink import interference_mw, rate_bps, serving_gain
 from twin.solvers.ranking import best_index, is_better
 from twin.solvers.wmmse import snap_keeping_on
 
-
 # Two violations closer than this (but not equal) were told apart by round-off alone.
 ROUNDOFF_VIOLATION = 1e-9
 
