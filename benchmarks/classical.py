@@ -127,7 +127,9 @@ def _line(r: dict) -> str:
 def parse_args(argv: list[str] | None = None) -> Args:
     args = parse_dataclass_args(Args, argv, __doc__.split("\n\n")[0])
     if args.quick:
-        args.cases, args.instances, args.repeats = "paper-20,default", 1, 1
+        args.instances, args.repeats = 1, 1
+        if args.cases == Args.cases:
+            args.cases = "paper-20,default"
     return args
 
 

@@ -40,6 +40,7 @@ BOUND_BATCH = 4
 CROSS_MAX_USERS = 2000
 
 Clock = Callable[[], float]
+ALL_LEVELS = slice(None)
 
 
 class _Budget:
@@ -128,24 +129,26 @@ class _Climb:
         """Move user ``i`` to its best level if that strictly beats its current one."""
         net, now = self.net, int(self.idx[i])
         leak = net.leak(i)
-        if net.full:
-            utility, violation = self._score(i, leak, net.levels_up)
-            best = best_index(utility, violation) if net.constrained else int(np.argmax(utility))
-        else:
-            utility = self._bounded(i, leak, now)
-            violation = np.zeros(len(utility))
+        utility, violation = (self._score(i, leak, ALL_LEVELS) if net.full
+                              else (self._bounded(i, leak, now), None))  # fmt: skip
+        if violation is None:  # no constraints: utility alone decides
             best = int(np.argmax(utility))
-        if best == now or not is_better(utility[best], violation[best], utility[now],
-                                        violation[now]):  # fmt: skip
+            better = best != now and is_better(utility[best], 0.0, utility[now], 0.0)
+        else:
+            best = best_index(utility, violation)
+            better = best != now and is_better(utility[best], violation[best], utility[now],
+                                               violation[now])  # fmt: skip
+        if not better:
             return False
         self._move(i, best, leak)
         return True
 
     def _score(
-        self, i: int, leak: np.ndarray, which: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Utility and total violation of the design with user ``i`` at each level in
-        ``which``: every user's rate, from the current interference plus i's change."""
+        self, i: int, leak: np.ndarray, which: np.ndarray | slice
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Utility and total violation (None without constraints) of the design with user
+        ``i`` at each level in ``which``: every user's rate, from the current interference
+        plus i's change."""
         net = self.net
         level = net.levels[which]
         x = (level - self.power[i])[:, None] * leak
@@ -162,7 +165,7 @@ class _Climb:
         rates += 1.0
         utility = np.log(rates, out=rates).sum(axis=1)
         utility -= net.price_levels[which] + net.inst.price * rest_mw
-        return utility, (np.zeros(len(level)) if violation is None else violation)
+        return utility, violation
 
     def _violation(
         self, i: int, rates: np.ndarray, level: np.ndarray, rest_mw: float
