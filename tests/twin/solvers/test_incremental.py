@@ -72,7 +72,7 @@ def test_same_designs_as_the_full_objective_version_without_constraints(
         monkeypatch.setattr(coordinate, "FULL_SCORING_MAX_CELLS", 0)
         monkeypatch.setattr(coordinate, "CROSS_MAX_USERS", 0)
     kw = SETTINGS[setting]
-    for seed in range(40):
+    for seed in range(25):
         instance = random_instance(seed, reuse, Constraints())
         expected = previous.coordinate_ascent(instance, seed=seed, **kw)
         got = coordinate_ascent(instance, seed=seed, **kw)
@@ -87,7 +87,7 @@ def test_same_designs_as_the_full_objective_version_with_constraints(reuse: str,
     # them; the new one keeps them exactly equal. Where the old choice was round-off's,
     # the designs may differ (both are local optima); everywhere else they must not.
     compared = 0
-    for seed, setting in itertools.product(range(30), ("one sweep", "multi-start")):
+    for seed, setting in itertools.product(range(20), ("one sweep", "multi-start")):
         instance = random_instance(seed, reuse, CONSTRAINTS[case])
         roundoff: list[bool] = []
         expected = previous.coordinate_ascent(
@@ -98,7 +98,7 @@ def test_same_designs_as_the_full_objective_version_with_constraints(reuse: str,
         compared += 1
         got = coordinate_ascent(instance, seed=seed, **SETTINGS[setting])
         assert got.tolist() == expected.tolist(), f"seed {seed}, {setting}"
-    assert compared >= 40  # of 60 (measured: 41 to 60 by case; 60 for most)
+    assert compared >= 24  # of 40 (measured: 27 to 40 by case; 40 for most)
 
 
 @pytest.mark.parametrize("reuse", REUSE_MODES)
@@ -202,7 +202,7 @@ def test_the_best_design_so_far_never_gets_worse_as_the_budget_grows():
     final = coordinate_ascent(instance, starts=3, seed=1, time_budget_s=1e9, clock=unlimited)
     assert final.tolist() == coordinate_ascent(instance, starts=3, seed=1).tolist()
     keys = []
-    for ticks in range(unlimited.reads + 1):
+    for ticks in [*range(0, unlimited.reads, max(1, unlimited.reads // 30)), unlimited.reads]:
         power = coordinate_ascent(instance, starts=3, seed=1, time_budget_s=ticks + 0.5,
                                   clock=CountingClock())  # fmt: skip
         u, v = instance.objective(power)
