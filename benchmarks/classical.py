@@ -41,6 +41,8 @@ class Args:
     """held-out instances per case (capped: 2 at 200 users, 1 at 1000)"""
     repeats: int = 3
     """timed old/new pairs per instance (1 above 80 users)"""
+    settings: str = ""
+    """semicolon-separated settings to time (default: all but "coordinate, 8 starts")"""
     old_max_s: float = 60.0
     """skip the old version where its estimated time (OLD_S_PER_CELL x users^2 x levels x
     BSs x the setting's sweeps) exceeds this many seconds"""
@@ -59,6 +61,7 @@ SETTINGS = {
     "coordinate, 2 sweeps": ({"starts": 1, "max_sweeps": 2}, 2),
     "coordinate, to convergence": ({"starts": 1}, 10),
     "coordinate, 4 starts": ({"starts": 4}, 60),
+    "coordinate, 8 starts": ({"starts": 8}, 120),  # what best_reference runs
     "WMMSE": (None, 0),
 }  # setting -> (coordinate_ascent keywords, or None for WMMSE; sweeps the old one pays)
 
@@ -75,7 +78,9 @@ def measure(args: Args) -> list[dict]:
         case = CASES[name]
         n = min(args.instances, CAPS.get(name, args.instances))
         instances = case_instances(case, n)
-        for setting, (kw, sweeps) in SETTINGS.items():
+        chosen = [x.strip() for x in args.settings.split(";") if x.strip()]
+        for setting in chosen or [x for x in SETTINGS if x != "coordinate, 8 starts"]:
+            kw, sweeps = SETTINGS[setting]
             new_fn = (lambda i: wmmse(i)) if kw is None else (  # noqa: E731
                 lambda i, kw=kw: coordinate_ascent(i, **kw))
             old_fn = (lambda i: previous.wmmse(i)) if kw is None else (  # noqa: E731

@@ -62,9 +62,9 @@ CASES: dict[str, Case] = {c.name: c for c in (
     Case("paper-20", "paper-20"),
     Case("paper-50", "paper-50"),
     Case("paper-80", "paper-80"),
-    Case("city-200x20", "scale-1000x20", users=200, max_instances=5),
-    Case("city-1000x20", "scale-1000x20", max_instances=3),
-    Case("city-10000x100", "scale-10000x100", max_instances=2),
+    Case("city-200x20", "scale-1000x20", users=200, max_instances=10),
+    Case("city-1000x20", "scale-1000x20", max_instances=5),
+    Case("city-10000x100", "scale-10000x100", max_instances=3),
     Case("default", "default", off_distribution=True),
     Case("paper-50-price-x0.5", "paper-50", price_factor=0.5, off_distribution=True),
     Case("paper-50-price-x2", "paper-50", price_factor=2.0, off_distribution=True),
@@ -108,7 +108,7 @@ class ParetoArgs:
 
     out: str = "benchmarks/results/pareto"
     cases: tuple[str, ...] = tuple(CASES)
-    instances: int = 10  # per case (capped by each case's max_instances)
+    instances: int = 20  # per case (capped by each case's max_instances)
     candidates: tuple[int, ...] = (1, 4, 16, 64)  # planner K
     model: str | None = None  # diffusion model folder (default: the shipped models/paper)
     sac: str | None = None  # trained SAC agent folder (default: models/sac if present)
@@ -389,9 +389,9 @@ def run_pareto(
     command: str = "aign benchmark pareto",
     methods: Sequence[Method] | None = None,
 ) -> dict:
-    """Run the benchmark; write pareto.csv, pareto.md, pareto.html and summary.json into
-    ``args.out``; return the result (``methods``: the list to compare, default
-    :func:`default_methods`)."""
+    """Run the benchmark; write pareto.csv (one row per instance and method), pareto.md,
+    pareto.html and summary.json (everything but the rows) into ``args.out``; return the
+    result, rows included (``methods``: the list to compare, default :func:`default_methods`)."""
     import torch
 
     args = check(args)
@@ -437,7 +437,8 @@ def run_pareto(
         writer.writeheader()
         writer.writerows(rows)
     (out / "pareto.md").write_text(markdown(result), encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    summary = {k: v for k, v in result.items() if k != "rows"}  # the rows are the CSV
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     figure_html(result, out / "pareto.html")
     return result
 

@@ -200,9 +200,9 @@ def _solver(method: str) -> Solver:
 # (coordinate.FULL_SCORING_MAX_CELLS), else the few levels the bound leaves (about
 # BOUNDED_LEVELS_SCORED), plus a fixed per-move cost of about MOVE_OVERHEAD_CELLS cells
 # (numpy call overhead). Measured (benchmarks/RESULTS.md, "Classical solvers"): 8 starts to
-# convergence take about 0.4 s at 80 users x 9 BSs x 41 levels, 4 s at 200 x 20 x 201,
-# 14 s at 500 x 20 x 201 and 100 s at 1000 x 20 x 201 on this 2-core machine, so
-# references and the app skip it beyond COORDINATE_MAX_WORK (about 200 users at 201 levels).
+# convergence take about 0.35 s at 80 users x 9 BSs x 41 levels, 3.6 s at 200 x 20 x 201
+# and 39 s at 1000 x 20 x 201 on this 2-core machine, so references and the app skip it
+# beyond COORDINATE_MAX_WORK (work 2.8e7 at 200 x 20, 1.9e8 at 1000 x 20).
 BOUNDED_LEVELS_SCORED = 8
 MOVE_OVERHEAD_CELLS = 16_000
 COORDINATE_MAX_WORK = 5e7

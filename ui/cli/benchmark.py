@@ -110,7 +110,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--scenarios", help="comma-separated (paper-20,paper-50,paper-80)")
     bench.add_argument("--instances", type=int,
                        help="held-out instances per seed (30; quick 8); pareto: per case "
-                            "(10, capped for the large cases; quick 2)")  # fmt: skip
+                            "(20; 10, 5, 3 at 200, 1000, 10000 users; quick 2)")  # fmt: skip
     bench.add_argument("--sac-steps", type=int, help="SAC env steps (5000; quick 1000)")
     bench.add_argument(
         "--episodes-per-source", type=int, help="BCQ data: episodes per policy (100; quick 16)"
