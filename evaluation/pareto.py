@@ -93,13 +93,16 @@ class Method:
     """A way to produce a design: ``design(instance)`` returns powers in mW (or a Design).
 
     ``unavailable``: why it cannot run at all (no trained model), reported as such;
-    ``max_users``: above this, this benchmark does not run it (too slow for its budget)."""
+    ``max_users``: above this, this benchmark does not run it (too slow for its budget);
+    ``spec``: how a caller runs it (a solver spec for :func:`twin.solvers.solve_spec`, or
+    ``planner:candidates=K``), recorded in the frontier table."""
 
     name: str
     design: Designer | None
     learned: bool = False
     max_users: int | None = None
     unavailable: str | None = None
+    spec: str | None = None
 
 
 @dataclass
@@ -148,13 +151,16 @@ def classical_methods() -> list[Method]:
     from twin.solvers import coordinate_ascent, fractional_power_control, wmmse
 
     return [
-        Method("WMMSE", wmmse),
-        Method("FPC", fractional_power_control),
-        Method("coordinate, 1 sweep", lambda i: coordinate_ascent(i, starts=1, max_sweeps=1)),
-        Method("coordinate, 2 sweeps", lambda i: coordinate_ascent(i, starts=1, max_sweeps=2)),
+        Method("WMMSE", wmmse, spec="wmmse"),
+        Method("FPC", fractional_power_control, spec="fpc"),
+        Method("coordinate, 1 sweep", lambda i: coordinate_ascent(i, starts=1, max_sweeps=1),
+               spec="coordinate:starts=1,max_sweeps=1"),
+        Method("coordinate, 2 sweeps", lambda i: coordinate_ascent(i, starts=1, max_sweeps=2),
+               spec="coordinate:starts=1,max_sweeps=2"),
         Method("coordinate, to convergence", lambda i: coordinate_ascent(i, starts=1),
-               max_users=1000),
-        Method("coordinate, 4 starts", lambda i: coordinate_ascent(i, starts=4), max_users=1000),
+               max_users=1000, spec="coordinate:starts=1"),
+        Method("coordinate, 4 starts", lambda i: coordinate_ascent(i, starts=4), max_users=1000,
+               spec="coordinate:starts=4"),
     ]  # fmt: skip
 
 
@@ -172,7 +178,8 @@ def planner_methods(args: ParetoArgs) -> list[Method]:
     def plan(k: int) -> Designer:
         return lambda inst: planner.plan(inst, candidates=k, recover_actions=False).best
 
-    return [Method(n, plan(k), learned=True) for n, k in zip(names, args.candidates, strict=True)]
+    return [Method(n, plan(k), learned=True, spec=f"planner:candidates={k}")
+            for n, k in zip(names, args.candidates, strict=True)]  # fmt: skip
 
 
 def agent_method(kind: str, path: str | None) -> Method:
@@ -191,7 +198,8 @@ def agent_method(kind: str, path: str | None) -> Method:
         agent = load_agent(kind, path)
     except (AignError, OSError, ValueError) as exc:
         return Method(name, None, learned=True, unavailable=f"{path}: {exc}")
-    return Method(name, lambda inst: rollout(agent, inst, initial_power(inst)), learned=True)
+    return Method(name, lambda inst: rollout(agent, inst, initial_power(inst)), learned=True,
+                  spec=f"{kind}:{path}")
 
 
 def default_methods(args: ParetoArgs) -> list[Method]:
@@ -240,7 +248,8 @@ def measure_case(case: Case, methods: Sequence[Method], n: int) -> list[dict]:
             u = utility.get(m.name)
             ratio = u / best_u if u is not None and best_u and best_u > 0 else None
             rows.append({"case": case.name, "users": instance.n_users, "bs": instance.n_bs,
-                         "instance": k, "method": m.name, "learned": m.learned,
+                         "levels": len(instance.levels_mw), "instance": k,
+                         "method": m.name, "learned": m.learned,
                          "status": status, "seconds": seconds, "utility": u,
                          "violation": violation.get(m.name), "quality": ratio,
                          "note": note})  # fmt: skip
@@ -256,7 +265,7 @@ def summarize(rows: list[dict], methods: Sequence[Method]) -> list[dict]:
         for m in methods:
             mine = [r for r in rows if r["case"] == case and r["method"] == m.name]
             ok = [r for r in mine if r["status"] == "ok" and r["quality"] is not None]
-            entry = {"case": case, "method": m.name, "learned": m.learned,
+            entry = {"case": case, "method": m.name, "learned": m.learned, "spec": m.spec,
                      "instances": len(ok), "status": "ok" if ok else mine[0]["status"],
                      "note": "" if ok else mine[0]["note"]}  # fmt: skip
             if ok:
@@ -300,8 +309,39 @@ def mark_frontier(entries: list[dict]) -> None:
                             "not run": "not run"}.get(e["status"], e["status"])  # fmt: skip
 
 
+# --------------------------------------------------------------------------- the table
+def frontier_table(result: dict) -> dict:
+    """Each case's size and frontier, fastest first (quality rises along it): what a
+    generator that picks a method for an instance's size and a time budget needs
+    (:func:`choose_method`). Written as ``frontier.json``."""
+    cases = []
+    for name, info in result["cases"].items():
+        front = sorted((s for s in result["summary"] if s["case"] == name and s.get("frontier")),
+                       key=lambda s: s["seconds"])  # fmt: skip
+        keys = ("method", "spec", "learned", "seconds", "quality_mean", "quality_worst")
+        cases.append({"case": name, **info, "frontier": [{k: s[k] for k in keys} for s in front]})
+    return {"benchmark": "pareto frontier", "command": result["command"],
+            "date": result["date"], "cpu": result["machine"]["cpu"], "cases": cases}  # fmt: skip
+
+
+def choose_method(table: dict, n_users: int, time_budget_s: float) -> dict:
+    """The frontier entry to run for an instance of ``n_users`` within ``time_budget_s``:
+    at the measured in-distribution case nearest in size (log of the user count; ties to the
+    larger), the best (slowest) frontier method whose median time fits the budget, or the
+    fastest when none does. Times are those measured on the machine that wrote ``table``."""
+    measured = [c for c in table["cases"] if not c["off_distribution"] and c["frontier"]]
+    if not measured:
+        raise AignError("the frontier table has no measured case to choose from")
+    if n_users < 1 or not time_budget_s >= 0:
+        raise AignError(f"need n_users >= 1 and time_budget_s >= 0, got {n_users}, "
+                        f"{time_budget_s}")  # fmt: skip
+    case = min(measured, key=lambda c: (abs(math.log(c["users"] / n_users)), -c["users"]))
+    fits = [e for e in case["frontier"] if e["seconds"] <= time_budget_s]
+    return {**(fits[-1] if fits else case["frontier"][0]), "case": case["case"]}
+
+
 # --------------------------------------------------------------------------- outputs
-CSV_FIELDS = ("case", "users", "bs", "instance", "method", "learned", "status", "seconds",
+CSV_FIELDS = ("case", "users", "bs", "levels", "instance", "method", "learned", "status", "seconds",
               "utility", "violation", "quality", "note")  # fmt: skip
 
 
@@ -390,7 +430,8 @@ def run_pareto(
     methods: Sequence[Method] | None = None,
 ) -> dict:
     """Run the benchmark; write pareto.csv (one row per instance and method), pareto.md,
-    pareto.html and summary.json (everything but the rows) into ``args.out``; return the
+    pareto.html, frontier.json (:func:`frontier_table`) and summary.json (everything but the
+    rows) into ``args.out``; return the
     result, rows included (``methods``: the list to compare, default :func:`default_methods`)."""
     import torch
 
@@ -403,10 +444,15 @@ def run_pareto(
         if m.learned:
             _run(m, warm)  # first calls pay for torch's set-up: not part of a design's time
     rows: list[dict] = []
+    cases: dict[str, dict] = {}
     for name in args.cases:
         case, clock = CASES[name], time.perf_counter()
         n = min(args.instances, case.max_instances or args.instances)
-        rows += measure_case(case, methods, n)
+        mine = measure_case(case, methods, n)
+        cases[name] = {"users": mine[0]["users"], "bs": mine[0]["bs"],
+                       "levels": mine[0]["levels"], "instances": n,
+                       "off_distribution": case.off_distribution}  # fmt: skip
+        rows += mine
         _log(f"  {name}: {n} instances ({time.perf_counter() - clock:.0f} s)")
     model = args.model
     if model is None:
@@ -426,6 +472,7 @@ def run_pareto(
                      "environment 0"),  # fmt: skip
         "methods": [{"name": m.name, "learned": m.learned, "max_users": m.max_users,
                      "unavailable": m.unavailable} for m in methods],  # fmt: skip
+        "cases": cases,
         "summary": summarize(rows, methods),
         "rows": rows,
     }
@@ -437,6 +484,8 @@ def run_pareto(
         writer.writeheader()
         writer.writerows(rows)
     (out / "pareto.md").write_text(markdown(result), encoding="utf-8")
+    (out / "frontier.json").write_text(json.dumps(frontier_table(result), indent=2) + "\n",
+                                       encoding="utf-8")  # fmt: skip
     summary = {k: v for k, v in result.items() if k != "rows"}  # the rows are the CSV
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     figure_html(result, out / "pareto.html")

@@ -18,6 +18,7 @@ from evaluation.pareto import (
     ParetoArgs,
     case_instances,
     check,
+    choose_method,
     mark_frontier,
     run_pareto,
 )
@@ -63,9 +64,10 @@ def refusing_above(n: int) -> Method:
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("pareto")
     methods = [
-        Method("WMMSE", wmmse),
-        Method("FPC", fractional_power_control),
-        Method("coordinate, 1 sweep", lambda i: coordinate_ascent(i, starts=1, max_sweeps=1)),
+        Method("WMMSE", wmmse, spec="wmmse"),
+        Method("FPC", fractional_power_control, spec="fpc"),
+        Method("coordinate, 1 sweep", lambda i: coordinate_ascent(i, starts=1, max_sweeps=1),
+               spec="coordinate:starts=1,max_sweeps=1"),
         Method("coordinate, 2 starts", lambda i: coordinate_ascent(i, starts=2), max_users=10),
         refusing_above(10),
         Method("ghost", None, learned=True, unavailable="no trained ghost here"),
@@ -77,7 +79,7 @@ def tiny(tmp_path_factory):
 
 def test_writes_csv_markdown_html_and_summary(tiny):
     out, _ = tiny
-    for name in ("pareto.csv", "pareto.md", "pareto.html", "summary.json"):
+    for name in ("pareto.csv", "pareto.md", "pareto.html", "frontier.json", "summary.json"):
         assert (out / name).stat().st_size > 0, name
     html = (out / "pareto.html").read_text(encoding="utf-8")
     assert '"type":"log"' in html.replace(" ", "")  # the time axis is logarithmic
@@ -125,6 +127,42 @@ def test_every_measured_method_has_median_time_and_worst_instance(tiny):
             assert s["quality_worst"] == min(r["quality"] for r in mine)
             assert s["quality_worst"] <= s["quality_median"] <= 1.0 + 1e-12
             assert math.isfinite(s["quality_mean"]) and "frontier" in s
+
+
+def test_frontier_json_holds_each_cases_frontier_fastest_first(tiny):
+    out, result = tiny
+    table = json.loads((out / "frontier.json").read_text(encoding="utf-8"))
+    assert [c["case"] for c in table["cases"]] == ["paper-20", "default"]
+    for c in table["cases"]:
+        assert (c["users"], c["levels"], c["off_distribution"]) == (
+            20, 41, c["case"] == "default")
+        expected = {s["method"] for s in result["summary"]
+                    if s["case"] == c["case"] and s.get("frontier")}  # fmt: skip
+        front = c["frontier"]
+        assert {e["method"] for e in front} == expected and front
+        assert [e["seconds"] for e in front] == sorted(e["seconds"] for e in front)
+        assert [e["quality_mean"] for e in front] == sorted(e["quality_mean"] for e in front)
+        assert all(e["spec"] for e in front if not e["learned"])
+
+
+def test_choose_method_takes_the_best_that_fits_the_budget_at_the_nearest_size():
+    def case(name, users, frontier, off=False):
+        return {"case": name, "users": users, "off_distribution": off, "frontier": [
+            {"method": m, "seconds": t, "quality_mean": q} for m, t, q in frontier]}
+
+    table = {"cases": [
+        case("small", 20, [("fpc", 1e-4, 0.5), ("1 sweep", 0.002, 0.98), ("conv", 0.008, 1.0)]),
+        case("large", 1000, [("fpc", 2e-4, 0.6), ("wmmse", 0.03, 0.8), ("1 sweep", 0.6, 0.97)]),
+        case("odd", 60, [("other", 1e-5, 1.0)], off=True),  # off-distribution: never chosen
+    ]}  # fmt: skip
+    assert choose_method(table, 20, 0.005)["method"] == "1 sweep"
+    assert choose_method(table, 20, 1.0)["method"] == "conv"
+    assert choose_method(table, 20, 1e-6)["method"] == "fpc"  # nothing fits: the fastest
+    assert choose_method(table, 60, 1.0)["case"] == "small"  # log-nearest of 20 and 1000
+    assert choose_method(table, 500, 0.1) == {"method": "wmmse", "seconds": 0.03,
+                                              "quality_mean": 0.8, "case": "large"}
+    with pytest.raises(AignError, match="time_budget_s >= 0"):
+        choose_method(table, 20, -1.0)
 
 
 def test_cases_are_held_out_instances_and_the_price_cases_change_only_the_price():
