@@ -7,11 +7,14 @@ from twin.radio.calibration import Calibration, PathLossFit, ShadowingMap, check
 from twin.radio.channel import (
     FadingProcess,
     ShadowingField,
+    default_decorrelation_m,
     doppler_hz,
     gauss_markov_rho,
+    jakes_correlation,
     los_probability,
     path_loss_db,
     thermal_noise_mw,
+    uma_environment_height_m,
 )
 from twin.radio.instance import Design, ProblemInstance, load_designs
 from twin.radio.mobility import RandomWaypoint, place_base_stations, place_users
@@ -50,10 +53,12 @@ __all__ = [
     "bs_interference_mw",
     "check_calibration",
     "constraint_violations",
+    "default_decorrelation_m",
     "doppler_hz",
     "evaluate_power",
     "gauss_markov_rho",
     "interference_mw",
+    "jakes_correlation",
     "load_designs",
     "los_probability",
     "network_graph",
@@ -66,5 +71,6 @@ __all__ = [
     "serving_gain",
     "sinr",
     "thermal_noise_mw",
+    "uma_environment_height_m",
     "utility_from_rates",
 ]
