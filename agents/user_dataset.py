@@ -168,8 +168,10 @@ class UserTrajectoryDataset:
         }  # fmt: skip
         for name, shape in expected.items():
             if self.arrays[name].shape != shape:
-                raise DatasetError(f"{self.path}: {name} has shape {self.arrays[name].shape}, "
-                                   f"the header says {shape}; the dataset is inconsistent")  # fmt: skip
+                raise DatasetError(
+                    f"{self.path}: {name} has shape {self.arrays[name].shape}, the header "
+                    f"says {shape}; the dataset is inconsistent"
+                )
         counts = np.bincount(self.arrays["user_episode"], minlength=e)
         if len(counts) != e or not np.array_equal(counts, self.arrays["n_users"]):
             raise DatasetError(f"{self.path}: users per episode disagree with n_users")
@@ -248,8 +250,10 @@ class UserTrajectoryDataset:
         a = self.arrays
         f = list(self.header.features)
         obs = a["observations"][:, :-1]
-        state = np.stack([obs[..., f.index("snr_full_power_db")],
-                          obs[..., f.index("benefit_over_cost")]], axis=-1).reshape(-1, 2)  # fmt: skip
+        state = np.stack(
+            [obs[..., f.index("snr_full_power_db")], obs[..., f.index("benefit_over_cost")]],
+            axis=-1,
+        ).reshape(-1, 2)
         lo, hi = state.min(axis=0), state.max(axis=0)
         cells = np.floor((state - lo) / np.maximum(hi - lo, 1e-9) * bins).clip(0, bins - 1)
         action_bin = np.floor((a["actions"].reshape(-1) + 1) / 2 * bins).clip(0, bins - 1)
@@ -297,12 +301,13 @@ class UserTrajectoryDataset:
         buffers = []
         for u in range(self.n_user_episodes):
             k = int(a["user_episode"][u])
+            index_in_episode = u - self.users_of(k).start
             buffers.append(EpisodeBuffer(
                 id=u, seed=int(a["seeds"][k]),
                 observations=a["observations"][u], actions=a["actions"][u][:, None],
                 rewards=a["rewards"][u].astype(float).tolist(),
                 terminations=[False] * (h - 1) + [True], truncations=[False] * h,
-                infos={"episode": np.full(h + 1, k), "user": np.full(h + 1, u - self.users_of(k).start)},
+                infos={"episode": np.full(h + 1, k), "user": np.full(h + 1, index_in_episode)},
             ))  # fmt: skip
         f = len(self.header.features)
         previous = os.environ.get("MINARI_DATASETS_PATH")
@@ -313,7 +318,8 @@ class UserTrajectoryDataset:
                 observation_space=spaces.Box(-OBS_LIMIT, OBS_LIMIT, (f,), np.float32),
                 action_space=spaces.Box(-1.0, 1.0, (1,), np.float32),
                 description=f"aign per-user power-allocation episodes from {self.path} "
-                            f"(scenario {self.header.scenario}; features {list(self.header.features)})",
+                            f"(scenario {self.header.scenario}; features "
+                            f"{list(self.header.features)})",
             )  # fmt: skip
         finally:
             if previous is None:
