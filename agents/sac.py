@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from stable_baselines3 import SAC
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecMonitor
 from stable_baselines3.sac.policies import SACPolicy
 
 from agents.env import PowerAllocationEnv
@@ -177,7 +178,7 @@ def _per_user_env(args: SACArgs) -> tuple[SB3VecEnv, dict]:
         horizon=args.horizon, environment_seed=args.environment_seed,
         noise_jitter_db=args.noise_jitter_db, move_prob=args.move_prob,
     )  # fmt: skip
-    vec_env = SB3VecEnv(vector)
+    vec_env = VecMonitor(SB3VecEnv(vector))  # episode returns per user slot in TensorBoard
     vec_env.seed(args.seed)
     meta = {
         "kind": "sac",
