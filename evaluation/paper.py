@@ -223,8 +223,9 @@ def _quiet():
 
 
 def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Path, dict]:
-    """Per-user SAC and BCQ for one seed, as ``make agents`` builds the shipped ones (its
-    recipe with this seed; the collection seeds differ from the shipped agents')."""
+    """Per-user SAC and BCQ for one seed, as ``make agents`` builds the shipped ones: its
+    recipe with this seed (seed 0 is ``make agents`` itself; seed ``s`` collects episode ``k``
+    of network ``paper-N`` with seed ``s * COLLECT_SEED_STRIDE + N + k``)."""
     from agents.bcq import BCQArgs, train_bcq
     from agents.collect import CollectArgs, collect
     from agents.sac import SACArgs, train_sac
@@ -241,7 +242,7 @@ def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Pat
             n = int(scenario.removeprefix("paper-"))
             for policy in (*MIX, f"sac:{sac_dir}"):
                 collect(CollectArgs(scenario, policy, args.user_episodes, str(data),
-                                    seed=(seed + 1) * COLLECT_SEED_STRIDE + n,
+                                    seed=seed * COLLECT_SEED_STRIDE + n,
                                     environment_seed=TRAIN_ENVIRONMENT_SEED,
                                     formulation="per-user"))  # fmt: skip
         collect_s = time.perf_counter() - clock

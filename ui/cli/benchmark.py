@@ -22,7 +22,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     values = {k: getattr(args, k) for k in names}
     given = {k for k, v in values.items() if v is not None}
     bench = PaperArgs(out=args.out or PaperArgs.out, model=args.model, quick=args.quick,
-                      **{k: values[k] for k in given})  # fmt: skip
+                      workdir=args.workdir, **{k: values[k] for k in given})  # fmt: skip
     if scenarios:
         bench.scenarios = scenarios
     if args.formulations:
@@ -89,6 +89,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--bcq-steps", type=int, help="joint BCQ gradient steps (2000; quick 300)")
     bench.add_argument("--formulations", help="per-user,joint (both, the default)")
+    bench.add_argument("--workdir", metavar="DIR",
+                       help="paper: keep the trained agents and datasets here (default: a "
+                            "temporary folder)")  # fmt: skip
     bench.add_argument("--user-sac-steps", type=int,
                        help="per-user SAC user transitions (SAC's default; quick 20000)")
     bench.add_argument("--user-episodes", type=int,
