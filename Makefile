@@ -82,21 +82,21 @@ model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
 	for n in 20 50 80; do \
 	  for p in coordinate noisy:coordinate,sigma=0.3 noisy:coordinate,sigma=0.8 random; do \
-	    $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
+	    $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
 	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
 	  done; \
 	done
 	for n in 20 50 80; do \
 	  for c in min-rate:1000 budget:2000; do \
 	    for p in coordinate:128 noisy:coordinate,sigma=0.3:64 noisy:coordinate,sigma=0.8:64; do \
-	      $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 \
+	      $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 \
 	        --impose $${c%:*} --policy $${p%:*} --episodes $${p##*:} --seed $$(( $${c##*:} + n )) \
 	        --out $(MODEL_DATA)/constrained --quiet || exit 1; \
 	    done; \
 	  done; \
 	done
 	for p in coordinate:192 noisy:coordinate,sigma=0.5:64 random:64; do \
-	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
+	  $(BIN)/aign collect --formulation joint --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
 	    --episodes $${p##*:} --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
 	done
 	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/constrained \
