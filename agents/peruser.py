@@ -183,7 +183,7 @@ def observe_users(
         np.log1p(state.interference_price / cost_floor) / LOG_SCALE,
         action_for(instance, priced_best_response(
             g, assoc, p, noise, instance.bandwidth_hz, instance.price, instance.levels_mw,
-            instance.reuse), config),
+            instance.reuse, state), config),
         np.full(instance.n_users, instance.price * p_max),
         np.full(instance.n_users, step / config.horizon),
         np.ones(instance.n_users) if moves is None else np.asarray(moves, dtype=float),

@@ -111,6 +111,7 @@ def priced_best_response(
     price: float,
     levels_mw: np.ndarray,
     reuse: Reuse = "shared",
+    state: UserRadioState | None = None,
 ) -> np.ndarray:
     """Each user's best level against the current state, its harm priced linearly.
 
@@ -118,9 +119,11 @@ def priced_best_response(
     with the interference ``I_i`` it receives and its interference price held at their
     current values (the local step of price-based distributed power control: Huang, Berry
     and Honig, "Distributed interference compensation for wireless networks", 2006).
-    ``O(U L)`` for ``L`` levels; ``power_mw`` is one vector ``(U,)``.
+    ``O(U L)`` for ``L`` levels; ``power_mw`` is one vector ``(U,)``; ``state``, if given,
+    is :func:`user_radio_state` at ``power_mw`` (saves computing it again).
     """
-    state = user_radio_state(gains, assoc, power_mw, noise_mw, bandwidth_hz, reuse)
+    if state is None:
+        state = user_radio_state(gains, assoc, power_mw, noise_mw, bandwidth_hz, reuse)
     levels = np.asarray(levels_mw, dtype=float)
     g_serv = serving_gain(gains, assoc)
     sinr_at = (g_serv / (noise_mw + state.interference_mw))[:, None] * levels[None, :]
