@@ -45,3 +45,18 @@ def test_solve_and_simulate_take_the_shipped_agents_without_a_folder(capsys, tmp
     twin = Twin(load_scenario("paper-fig3"), make_controller("sac"))
     log = twin.run()
     assert np.isfinite(log.column("utility")).all()
+
+
+def test_the_shipped_sac_collects_labeled_per_user_episodes_for_stage_2(tmp_path):
+    from agents.collect import CollectArgs, collect
+    from agents.user_dataset import UserTrajectoryDataset
+
+    collect(CollectArgs("paper-50", "sac", 2, str(tmp_path), users=[50, 130],
+                        formulation="per-user"))  # fmt: skip
+    data = UserTrajectoryDataset.load(tmp_path)
+    assert data["n_users"].tolist() == [50, 130] and set(data["source"]) == {"sac"}
+    for k in range(2):
+        inst, powers = data.instance(k), data.power_trajectory(k)
+        assert powers.shape == (data.horizon + 1, inst.n_users)
+        assert data["final_utility"][k] == pytest.approx(float(inst.objective(powers[-1])[0]))
+        assert data["feasible"][k] and np.isnan(data["constraint_limits"][k]).all()
