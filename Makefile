@@ -67,7 +67,8 @@ agents: setup
 	      --out $(AGENTS_WORK)/data --quiet || exit 1; \
 	  done; \
 	done
-	nice $(BIN)/aign train bcq --data $(AGENTS_WORK)/data --seed 0 --out $(AGENTS_WORK)/bcq --quiet
+	nice $(BIN)/aign train bcq --data $(AGENTS_WORK)/data --steps 3000 --seed 0 \
+	  --out $(AGENTS_WORK)/bcq --quiet
 	for a in sac bcq; do \
 	  rm -rf models/$$a && mkdir -p models/$$a && \
 	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \

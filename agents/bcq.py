@@ -11,7 +11,7 @@ d3rlpy reads either through its ``to_d3rlpy``. The networks' weights are saved a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,10 @@ class BCQArgs:
     seed: int = 0
     batch_size: int = 256
     gamma: float = 0.9
-    n_action_samples: int = 50  # candidate actions scored by the critics at decision time
+    # candidate actions scored by the critics (decision time and targets); None: 50 for joint
+    # data, 10 for per-user data (a 1-D action needs fewer, and each costs a forward pass
+    # of every network for every sample of the batch)
+    n_action_samples: int | None = None
     threads: int = 1  # torch CPU threads: small networks run far faster on one (benchmarks)
     progress: bool = False
 
@@ -63,6 +66,8 @@ def train_bcq(args: BCQArgs) -> Path:
     if dataset.n_episodes < 2:
         raise AignError(f"{args.data}: {dataset.n_episodes} episode(s) is too little to train on")
     out = Path(args.out)
+    if args.n_action_samples is None:
+        args = replace(args, n_action_samples=10 if per_user else 50)
     torch.set_num_threads(args.threads)
     d3rlpy.seed(args.seed)
     torch.manual_seed(args.seed)

@@ -80,7 +80,7 @@ class PaperArgs:
     formulations: tuple[str, ...] = FORMULATIONS
     user_sac_steps: int | None = None  # per-user SAC user transitions (None: SAC's default)
     user_episodes: int = 48  # per-user BCQ data: episodes per scenario and behaviour policy
-    user_bcq_steps: int = 10_000  # per-user BCQ gradient steps (aign train bcq's default)
+    user_bcq_steps: int = 3_000  # per-user BCQ gradient steps (make agents')
     large_users: int = 200  # the row at a size never trained on (0: none)
     large_scenario: str = "paper-80"  # whose layout the large row samples
     sac_steps: int = 5000  # joint SAC env steps
@@ -99,7 +99,7 @@ class PaperArgs:
 # What --quick changes (an explicitly given --seeds etc. still wins: see with_quick).
 QUICK = {"seeds": 2, "instances": 8, "sac_steps": 1000, "sac_learning_starts": 200,
          "episodes_per_source": 16, "bcq_steps": 300, "user_sac_steps": 20_000,
-         "user_episodes": 8, "user_bcq_steps": 1000}  # fmt: skip
+         "user_episodes": 8, "user_bcq_steps": 500}  # fmt: skip
 
 
 def with_quick(args: PaperArgs, given: set[str]) -> PaperArgs:
@@ -232,7 +232,7 @@ def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Pat
 
     folder = work / "per-user" / f"seed-{seed}"
     with _quiet():
-        sac_dir, sac_s = _timed(train_sac, SACArgs(
+        sac_dir, sac_s = _timed(_reuse_or(train_sac), SACArgs(
             scenario=AGENT_MIX, out=str(folder / "sac"), steps=args.user_sac_steps, seed=seed,
             checkpoint_every=0, environment_seed=TRAIN_ENVIRONMENT_SEED,
             threads=args.threads))  # fmt: skip
@@ -252,6 +252,18 @@ def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Pat
     return sac_dir, bcq_dir, {"scenario": "per-user (all rows)", "seed": seed,
                               "sac_train_s": sac_s, "collect_s": collect_s,
                               "bcq_train_s": bcq_s}  # fmt: skip
+
+
+def _reuse_or(train):
+    """``train``, unless ``--workdir`` already holds the finished agent (then reused: a rerun
+    resumes where an interrupted one stopped; collections resume by themselves)."""
+
+    def run(args):
+        if (Path(args.out) / "agent.json").exists():
+            return Path(args.out)
+        return train(args)
+
+    return run
 
 
 def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple[Path, Path, dict]:

@@ -97,7 +97,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--user-episodes", type=int,
                        help="per-user BCQ data: episodes per network and policy (48; quick 8)")
     bench.add_argument("--user-bcq-steps", type=int,
-                       help="per-user BCQ gradient steps (10000; quick 1000)")
+                       help="per-user BCQ gradient steps (3000; quick 500)")
     bench.add_argument("--large-users", type=int,
                        help="users of the row no agent trained on, in paper-80's layout "
                             "(200; 0: none)")  # fmt: skip
