@@ -19,7 +19,7 @@ from twin.solvers import best_reference
 def test_shipped_agent_is_small_safe_and_per_user(kind):
     folder = DEFAULT_AGENT_DIRS[kind]
     assert sorted(p.name for p in folder.iterdir()) == ["agent.json", "policy.safetensors"]
-    assert (folder / "policy.safetensors").stat().st_size < 2_000_000
+    assert (folder / "policy.safetensors").stat().st_size < 5_000_000
     meta = json.loads((folder / "agent.json").read_text(encoding="utf-8"))
     assert meta["formulation"] == "per-user"
 
