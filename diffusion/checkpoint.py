@@ -7,7 +7,6 @@ groups, return ranges), dataset provenance and training settings. Nothing is unp
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from diffusion.conditioning import GLOBAL_FEATURE_NAMES, GOAL_GROUPS, USER_FEATU
 from diffusion.denoisers import DenoiserConfig, build_denoiser
 from diffusion.normalizer import PowerNormalizer
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
-from twin.core import AignError, write_json_atomic
+from twin.core import AignError, read_json, write_json_atomic
 
 # The small default model that ships with the project (built by ``make model``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"
@@ -92,10 +91,7 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
         raise AignError(f"{folder}: no {CONFIG_FILE}; {hint}")
     if not weights_file.exists():
         raise AignError(f"{folder}: no {WEIGHTS_FILE}; {hint}")
-    try:
-        cfg = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AignError(f"{config_file}: unreadable ({exc})") from None
+    cfg = read_json(config_file, AignError, what="model config")
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise AignError(f"{config_file}: not an {FORMAT} model config; {hint}")
     if cfg.get("version") != VERSION:
