@@ -16,6 +16,15 @@ from twin.radio.channel import (
     thermal_noise_mw,
     uma_environment_height_m,
 )
+from twin.radio.graph import (
+    InterferenceGraph,
+    UserRadioState,
+    difference_utility,
+    interference_graph,
+    priced_best_response,
+    strongest_interferers,
+    user_radio_state,
+)
 from twin.radio.instance import Design, ProblemInstance, load_designs
 from twin.radio.mobility import RandomWaypoint, place_base_stations, place_users
 from twin.radio.network import RadioNetwork
@@ -42,6 +51,7 @@ __all__ = [
     "Design",
     "FadingProcess",
     "InstanceSampler",
+    "InterferenceGraph",
     "PathLossFit",
     "ProblemInstance",
     "RadioMetrics",
@@ -50,13 +60,16 @@ __all__ = [
     "ShadowingField",
     "ShadowingMap",
     "UserActivity",
+    "UserRadioState",
     "bs_interference_mw",
     "check_calibration",
     "constraint_violations",
     "default_decorrelation_m",
+    "difference_utility",
     "doppler_hz",
     "evaluate_power",
     "gauss_markov_rho",
+    "interference_graph",
     "interference_mw",
     "jakes_correlation",
     "load_designs",
@@ -66,11 +79,14 @@ __all__ = [
     "path_loss_db",
     "place_base_stations",
     "place_users",
+    "priced_best_response",
     "probe_sinr",
     "rate_bps",
     "serving_gain",
     "sinr",
+    "strongest_interferers",
     "thermal_noise_mw",
     "uma_environment_height_m",
+    "user_radio_state",
     "utility_from_rates",
 ]
