@@ -127,9 +127,10 @@ def test_help_lists_every_command_and_sub_command(capsys):
 
     text = build_parser().format_help()
     for line in ("aign scenario check", "aign scenario schema", "aign train sac|bcq|diffusion",
-                 "aign dataset info", "aign benchmark paper|planner", "aign plan",
+                 "aign dataset info", "aign dataset export", "aign plan",
                  "aign deployments", "aign ui"):  # fmt: skip
         assert f"\n  {line}\n" in text, line
+    assert "\n  aign benchmark paper|planner" in text
     assert "the diffusion planner" in text  # the train line's help names it too
 
 

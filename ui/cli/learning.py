@@ -123,7 +123,8 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
     dataset_id = args.id or f"aign/{Path(args.dataset).resolve().name}-v0"
     quiet_learning_logs()
     try:
-        exported = dataset.export_minari(dataset_id, args.out)
+        # an absolute root: Minari joins a relative one to itself (minari-data/.../minari-data)
+        exported = dataset.export_minari(dataset_id, str(Path(args.out).resolve()))
     except ValueError as exc:  # Minari's refusals: a bad id, an existing dataset
         raise AignError(f"minari: {exc}") from None
     print(f"wrote Minari dataset {dataset_id} ({exported.total_episodes} episodes, "
