@@ -17,6 +17,7 @@ from tests.e2e.test_app_browser import (
     console_errors,
     graph_traces,
     open_page,
+    retype,
     screenshot,
     text_of,
     wait_for,
@@ -46,16 +47,6 @@ def pick(driver, dropdown_id: str, label: str) -> None:
         driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
     wait_for(f"{dropdown_id} to close",
              lambda: not driver.find_elements("css selector", ".dash-dropdown-content"))
-
-
-def retype(driver, id_: str, text: str) -> None:
-    """Replace a field's text as a user does (select all, type): React sees every key."""
-    from selenium.webdriver.common.keys import Keys
-
-    field = by_id(driver, id_)
-    field.send_keys(Keys.CONTROL, "a")
-    field.send_keys(Keys.BACKSPACE)
-    field.send_keys(text)
 
 
 def choose_scenario(driver, name: str) -> None:
@@ -107,7 +98,7 @@ def test_switching_scenario_clears_what_no_longer_applies(server, browser_factor
     click(tab, "ds-validate")  # nothing generated: a refusal ...
     wait_for("the refusal", lambda: "select a design" in text_of(tab, "ds-validation"))
     generate(tab, k=2, generator="baselines")
-    assert text_of(tab, "ds-validation") == ""  # ... gone once designs exist
+    wait_for("the refusal to go once designs exist", lambda: text_of(tab, "ds-validation") == "")
     runs = by_id(tab, "ds-runs")
     runs.clear()
     runs.send_keys("10")

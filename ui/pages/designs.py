@@ -378,6 +378,11 @@ def history_view(home, scenario: str | None) -> Any:
                                 id="ds-history-table"), note])  # fmt: skip
 
 
+def _started(_n: Any) -> list:
+    """A job's outcome area when it starts: empty (the last outcome no longer applies)."""
+    return []
+
+
 def _fmt(x: Any) -> str:
     return "" if x is None else f"{x:.4g}"
 
@@ -392,16 +397,24 @@ def register(app, app_ctx) -> None:
     ]
     bar = [(Output("ds-progress", "style"), SHOWN, HIDDEN)]
 
-    def busy(text: str, outcome: str, cancellable: bool = True) -> list:
-        """While a job runs: buttons off, cancel on (when it can be), the job's text shown
-        and its outcome area hidden (it shows the new outcome, or the cancel message, after)."""
-        out = buttons + [(Output("ds-running", "children"), message(text), ""),
-                         (Output(outcome, "style"), HIDDEN, SHOWN)]  # fmt: skip
+    def busy(text: str, cancellable: bool = True) -> list:
+        """While a job runs: buttons off, cancel on (when it can be), the job's text shown.
+        Its outcome area is emptied when it starts (:func:`_started`) and then says how it
+        ended: done, refused, or the cancel message."""
+        out = buttons + [(Output("ds-running", "children"), message(text), "")]
         if cancellable:
             out.append((Output("ds-cancel", "disabled"), False, True))
         return out
 
     cancel = [Input("ds-cancel", "n_clicks"), Input("scenario-key", "data")]
+
+    for button, outcome in (("ds-generate", "ds-status"), ("ds-validate", "ds-validation"),
+                            ("ds-deploy", "ds-deployment")):  # fmt: skip
+        app.callback(
+            Output(outcome, "children", allow_duplicate=True),
+            Input(button, "n_clicks"),
+            prevent_initial_call=True,
+        )(_started)
 
     @app.callback(
         Output("designs-store", "data"),
@@ -413,7 +426,7 @@ def register(app, app_ctx) -> None:
         State("ds-refine", "value"),
         State("session-id", "data"),
         background=True,
-        running=busy("generating designs ...", "ds-status") + bar
+        running=busy("generating designs ...") + bar
         + [(Output("ds-job", "data"), "generation", None)],
         progress=progress,
         progress_default=[None, "100"],
@@ -472,7 +485,7 @@ def register(app, app_ctx) -> None:
         State("ds-runs", "value"),
         State("session-id", "data"),
         background=True,
-        running=busy("validating on the twin ...", "ds-validation") + bar
+        running=busy("validating on the twin ...") + bar
         + [(Output("ds-job", "data"), "validation", None)],
         progress=progress,
         progress_default=[None, "100"],
@@ -493,7 +506,7 @@ def register(app, app_ctx) -> None:
         State("session-id", "data"),
         background=True,
         # a deployment is not cancelled halfway: it ends kept or rolled back
-        running=busy("deploying and observing ...", "ds-deployment", cancellable=False),
+        running=busy("deploying and observing ...", cancellable=False),
         prevent_initial_call=True,
     )
     def _deploy(_n, scenario_data, designs, pick, _session):

@@ -234,7 +234,6 @@ def register(app, app_ctx) -> None:
             (Output("wi-run", "disabled"), True, False),
             (Output("wi-cancel", "disabled"), False, True),
             (Output("wi-running", "children"), message("running the twin ..."), ""),
-            (Output("wi-status", "style"), HIDDEN, SHOWN),  # the last outcome, hidden meanwhile
             (Output("wi-progress", "style"), SHOWN, HIDDEN),
         ],
         progress=[Output("wi-progress", "value"), Output("wi-progress", "max")],
@@ -246,6 +245,14 @@ def register(app, app_ctx) -> None:
         *values, controller, runs, _session = rest
         overrides = dict(zip(services.WHATIF_FIELDS, values[:-1], strict=True))
         return run_job(set_progress, scenario_data, overrides, controller, values[-1], runs)
+
+    @app.callback(
+        Output("wi-status", "children", allow_duplicate=True),
+        Input("wi-run", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def _started(_n):  # the last outcome goes when a run starts; the run, or a cancel, says
+        return []  # how this one ended (hiding it with `running` lost the cancel message)
 
     @app.callback(
         Output("wi-status", "children", allow_duplicate=True),
