@@ -106,8 +106,10 @@ def test_broken_yaml_lists_line_and_field(tmp_path):
 
 
 def test_valid_yaml_becomes_the_session_scenario(tmp_path):
-    view = _view("scenario-editor", tmp_path, text=_text("paper-fig3"))
-    assert view.store == _store("paper-fig3", how="edited", listed=None)
+    text = _text("paper-fig3").replace("seed:", "seed:  ", 1)  # not the file's text
+    view = _view("scenario-editor", tmp_path, text=text)
+    expected = scenario_state(services.scenario_from_text(text), text, None, "edited")
+    assert view.store == expected and view.value is None
     assert "valid: paper-fig3, 2 users" in _msg(view.problems)
 
 
@@ -116,6 +118,15 @@ def test_an_unknown_controller_is_a_problem_of_the_editor(tmp_path):
     view = _view("scenario-editor", tmp_path, text=text)
     assert view.store is no_update
     assert "control.controller: unknown controller 'coordinat'" in str(view.problems)
+
+
+def test_the_editor_holding_a_files_text_is_that_file_whatever_came_before(tmp_path):
+    text = _text("paper-fig3")
+    view = _view("scenario-editor", tmp_path, text=text, store=_store("default", how="edited",
+                                                                      listed=None))
+    assert view.store == _store("paper-fig3") and view.value == "paper-fig3"
+    edited = _view("scenario-editor", tmp_path, text=text + "# note\n", store=view.store)
+    assert edited.store["how"] == "edited" and edited.value is None
 
 
 def test_huge_yaml_is_refused_with_a_message(tmp_path):

@@ -148,13 +148,16 @@ def scenario_state_view(
                                 "updated": f"saved the changes to {path.stem}"}[what],
                                "ok")  # fmt: skip
             how, listed, options = "saved", path.stem, services.scenario_choices(home)
-        elif trigger == "scenario-editor" and store.get("listed") and store.get("text") == text:
-            how, listed = store.get("how", "listed"), store["listed"]
     except AignError as err:
         if trigger == "save-btn":
             return ScenarioView(*(keep,) * 7, message(str(err), "error"))
         return ScenarioView(*(keep,) * 6, message(str(err), "error"), keep)
     scenario, problems = services.check_scenario(text, source="editor")
+    if trigger == "scenario-editor" and scenario is not None:
+        # what the editor holds decides, not the order requests come back in: the text of a
+        # listed file (the one loaded, or the one the scenario names) is that file
+        listed = listed_file(text, [store.get("listed"), scenario.name], home)
+        how = "listed" if listed else "edited"
     placeholder = PLACEHOLDER
     if scenario is None:
         items = [html.Li(p) for p in problems]
@@ -176,6 +179,17 @@ def scenario_state_view(
     value = listed if scenario is not None else None
     return ScenarioView(text if trigger != "scenario-editor" else keep, value, placeholder,
                         options, data, view, upload_msg, save_msg)  # fmt: skip
+
+
+def listed_file(text: str | None, names: list, home) -> str | None:
+    """The first of ``names`` that is a shipped or saved scenario whose file holds ``text``."""
+    for name in dict.fromkeys(n for n in names if n):
+        try:
+            if services.scenario_text(name, home) == text:
+                return name
+        except AignError:
+            continue
+    return None
 
 
 def network_figure(data: dict | None):
