@@ -13,6 +13,14 @@ from twin.radio.channel import (
     path_loss_db,
     thermal_noise_mw,
 )
+from twin.radio.graph import (
+    InterferenceGraph,
+    UserRadioState,
+    difference_utility,
+    interference_graph,
+    strongest_interferers,
+    user_radio_state,
+)
 from twin.radio.instance import Design, ProblemInstance, load_designs
 from twin.radio.mobility import RandomWaypoint, place_base_stations, place_users
 from twin.radio.network import RadioNetwork
@@ -39,6 +47,7 @@ __all__ = [
     "Design",
     "FadingProcess",
     "InstanceSampler",
+    "InterferenceGraph",
     "PathLossFit",
     "ProblemInstance",
     "RadioMetrics",
@@ -47,12 +56,15 @@ __all__ = [
     "ShadowingField",
     "ShadowingMap",
     "UserActivity",
+    "UserRadioState",
     "bs_interference_mw",
     "check_calibration",
     "constraint_violations",
+    "difference_utility",
     "doppler_hz",
     "evaluate_power",
     "gauss_markov_rho",
+    "interference_graph",
     "interference_mw",
     "load_designs",
     "los_probability",
@@ -65,6 +77,8 @@ __all__ = [
     "rate_bps",
     "serving_gain",
     "sinr",
+    "strongest_interferers",
     "thermal_noise_mw",
+    "user_radio_state",
     "utility_from_rates",
 ]
