@@ -15,7 +15,6 @@ continues with the next episode index, and episode ``k`` of a collection always 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from agents.mdp import MDPConfig
-from twin.core import AignError, write_json_atomic
+from twin.core import AignError, read_json, write_json_atomic
 
 FORMAT = "aign.trajectories"
 VERSION = 2  # 2 added per-episode constraint limits ("constraint_limits")
@@ -106,10 +105,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     manifest = path / "dataset.json"
     if not manifest.exists():
         raise DatasetError(f"{path}: not a dataset (no dataset.json); create one with aign collect")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{manifest}: unreadable manifest ({exc})") from None
+    data = read_json(manifest, DatasetError, what="dataset manifest")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DatasetError(f"{manifest}: not an {FORMAT} manifest")
     version = data.get("version")

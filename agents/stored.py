@@ -8,7 +8,6 @@ with ``torch.load(..., weights_only=True)``) for BCQ. Nothing is unpickled: SB3'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.mdp import MDPConfig
-from twin.core import AignError
+from twin.core import AignError, read_json
 
 AGENT_FILE = "agent.json"
 
@@ -46,10 +45,9 @@ def read_agent_meta(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
         raise AignError(
             f"{folder}: no {AGENT_FILE}; is this the --out folder of aign train {kind}?"
         )
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AignError(f"{file}: unreadable ({exc})") from None
+    meta = read_json(file, AignError, what="agent description")
+    if not isinstance(meta, dict):
+        raise AignError(f"{file}: not an agent description (expected a JSON object)")
     if meta.get("kind") != kind:
         raise AignError(f"{folder} holds a {meta.get('kind')!r} agent, not {kind!r}")
     return folder, meta

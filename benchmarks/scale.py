@@ -42,7 +42,7 @@ from twin_ticks import Args as TicksArgs
 from twin_ticks import RawUpdate, _time_raw, _time_twin, bench_size, machine
 
 from twin.controllers import make_controller
-from twin.radio import doppler_hz, gauss_markov_rho, sinr
+from twin.radio import doppler_hz, sinr
 from twin.scenario import Scenario, load_scenario
 from twin.sim import Twin
 
@@ -125,7 +125,8 @@ def _raw_for(twin: Twin, seed: int) -> RawUpdate:
         assoc=np.array(net.association()),
         power_mw=np.full(net.n_users, float(twin.levels_mw.max())),
         noise_mw=net.noise_mw,
-        rho=gauss_markov_rho(doppler_hz(net.speeds_mps, twin.scenario.channel.carrier_ghz), step_s),
+        doppler_hz=doppler_hz(net.speeds_mps, twin.scenario.channel.carrier_ghz),
+        step_s=step_s,
         rng=np.random.default_rng(seed),
     )
 

@@ -8,10 +8,11 @@ interleaved repetition by repetition:
 - **twin**: ``Twin.run`` over a chunk of ticks. One tick is the SimPy channel event (fading
   advance) plus the record event (gains, SINR, rate, utility, constraints, SINR and rate
   percentiles, one KPI row appended).
-- **raw**: the least a vectorized numpy loop does for the same shapes: the Gauss-Markov
-  update ``h <- rho h + sqrt(1 - rho^2) w`` of every link with ``w ~ CN(0, 1)`` drawn into a
-  preallocated buffer, ``g = |h|^2 x large-scale gain``, and ``SINR`` of every user at its
-  serving BS. No rates, utility, percentiles, records or event scheduling.
+- **raw**: the least a vectorized numpy loop does for the same shapes and the same fading
+  model: the sum-of-sinusoids update of every link (``M`` complex64 phasors per link, each
+  multiplied by its preallocated rotor, summed into a preallocated buffer; no periodic
+  renormalization), ``g = |sum|^2 / M x large-scale gain``, and ``SINR`` of every user at
+  its serving BS. No rates, utility, percentiles, records or event scheduling.
 
 The figure of merit is ``overhead = twin seconds per tick / raw seconds per tick`` (the
 median of the per-repetition ratios; each ratio compares two chunks timed back to back, so
@@ -39,7 +40,8 @@ from bench_args import parse_dataclass_args
 
 from twin.controllers import make_controller
 from twin.core import stream
-from twin.radio import RadioNetwork, doppler_hz, gauss_markov_rho, sinr
+from twin.radio import RadioNetwork, doppler_hz, sinr
+from twin.radio.fading import DEFAULT_SINUSOIDS
 from twin.scenario import Scenario
 from twin.sim import Twin
 
@@ -139,7 +141,10 @@ def bench_scenario(n_users: int, n_bs: int, args: Args) -> Scenario:
 
 
 class RawUpdate:
-    """The bare vectorized fading + SINR update, with preallocated buffers."""
+    """The bare vectorized fading + SINR update, with preallocated buffers.
+
+    Fading as the twin's (:mod:`twin.radio.fading`): ``M`` phasors per link turning at
+    ``2 pi f_d cos(alpha_m)`` with stratified angles; drawn here from its own generator."""
 
     def __init__(
         self,
@@ -147,8 +152,10 @@ class RawUpdate:
         assoc: np.ndarray,
         power_mw: np.ndarray,
         noise_mw: float,
-        rho: np.ndarray,
+        doppler_hz: np.ndarray,
+        step_s: float,
         rng: np.random.Generator,
+        sinusoids: int = DEFAULT_SINUSOIDS,
     ):
         n_users, n_bs = large_scale.shape
         self.large_scale = large_scale
@@ -156,28 +163,28 @@ class RawUpdate:
         self.serving = np.arange(n_users) * n_bs + assoc  # flat index of g[i, b(i)]
         self.power_mw = power_mw
         self.noise_mw = noise_mw
-        self.rng = rng
-        self.h = np.empty((n_users, n_bs), dtype=np.complex128)
-        self.h_view = self.h.view(np.float64)  # (U, 2B): re, im interleaved
-        rng.standard_normal(out=self.h_view)
-        self.h_view *= math.sqrt(0.5)
-        self.w = np.empty_like(self.h_view)
-        self.rho = rho[:, None]
-        self.innovation = (np.sqrt(1.0 - rho * rho) * math.sqrt(0.5))[:, None]
+        shape = (sinusoids, n_users, n_bs)
+        phase = rng.uniform(-np.pi, np.pi, shape)
+        self.z = np.exp(1j * phase).astype(np.complex64)
+        theta = rng.uniform(-np.pi, np.pi, (n_users, n_bs))
+        alpha = (theta[None] + 2 * np.pi * np.arange(sinusoids)[:, None, None]) / sinusoids
+        turn = 2 * np.pi * step_s * doppler_hz[None, :, None] * np.cos(alpha)
+        self.rotor = np.exp(1j * turn).astype(np.complex64)
+        self.acc = np.empty((n_users, n_bs), dtype=np.complex64)
+        self.scale2 = 1.0 / sinusoids
         self.g = np.empty((n_users, n_bs))
         self.scratch = np.empty((n_users, n_bs))
 
     def tick(self) -> np.ndarray:
-        # Gauss-Markov: h <- rho h + sqrt(1 - rho^2) w, w ~ CN(0, 1)
-        self.rng.standard_normal(out=self.w)
-        self.w *= self.innovation
-        self.h_view *= self.rho
-        self.h_view += self.w
+        # Sum of sinusoids: every phasor turns by its Doppler, then h = sum / sqrt(M).
+        np.multiply(self.z, self.rotor, out=self.z)
+        np.sum(self.z, axis=0, out=self.acc)
         # g = |h|^2 x large-scale gain
         g = self.g
-        np.multiply(self.h.real, self.h.real, out=g)
-        np.multiply(self.h.imag, self.h.imag, out=self.scratch)
+        np.multiply(self.acc.real, self.acc.real, out=g)
+        np.multiply(self.acc.imag, self.acc.imag, out=self.scratch)
         g += self.scratch
+        g *= self.scale2
         g *= self.large_scale
         return self.sinr(g)
 
@@ -236,7 +243,8 @@ def bench_size(n_users: int, n_bs: int, args: Args) -> SizeResult:
         assoc=net.association(),
         power_mw=power_mw,
         noise_mw=net.noise_mw,
-        rho=gauss_markov_rho(doppler_hz(net.speeds_mps, scenario.channel.carrier_ghz), args.step_s),
+        doppler_hz=doppler_hz(net.speeds_mps, scenario.channel.carrier_ghz),
+        step_s=args.step_s,
         rng=np.random.default_rng(args.seed),
     )
     # Same maths on both sides: the raw SINR of the twin's current gains is the twin's.

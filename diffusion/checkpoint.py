@@ -8,7 +8,6 @@ names of the static, edge and radio features), the goal groups, the training env
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from diffusion.denoisers import DenoiserConfig, GraphDenoiser
 from diffusion.envelope import Envelope
 from diffusion.graph import EDGE_FEATURES, RADIO_FEATURES, STATIC_FEATURES
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
-from twin.core import AignError, write_json_atomic
+from twin.core import AignError, read_json, write_json_atomic
 
 # The small default model that ships with the project (built by ``make model``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"
@@ -30,7 +29,6 @@ FORMAT = "aign.diffusion"
 VERSION = 2  # 2: the graph denoiser over designs (1 was the padded trajectory model)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-MAX_CONFIG_BYTES = 4_000_000
 
 
 def _features() -> dict[str, list[str]]:
@@ -80,15 +78,6 @@ def model_dir(path: str | os.PathLike) -> Path:
     return p.parent if p.name in (WEIGHTS_FILE, CONFIG_FILE) else p
 
 
-def _read_config(config_file: Path) -> dict[str, Any]:
-    try:
-        if config_file.stat().st_size > MAX_CONFIG_BYTES:
-            raise AignError(f"{config_file}: larger than {MAX_CONFIG_BYTES} bytes; not a config")
-        return json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise AignError(f"{config_file}: unreadable ({exc})") from None
-
-
 def load_model(path: str | os.PathLike) -> DiffusionModel:
     """Read a model folder; a missing, corrupt or mismatched one raises :class:`AignError`."""
     folder = model_dir(path)
@@ -98,7 +87,7 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
         raise AignError(f"{folder}: no {CONFIG_FILE}; {hint}")
     if not weights_file.is_file():
         raise AignError(f"{folder}: no {WEIGHTS_FILE}; {hint}")
-    cfg = _read_config(config_file)
+    cfg = read_json(config_file, AignError, what="model config")
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise AignError(f"{config_file}: not an {FORMAT} model config; {hint}")
     if cfg.get("version") != VERSION:

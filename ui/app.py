@@ -14,9 +14,12 @@ a what-if job that way.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ipaddress
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +53,22 @@ PAGES = (
 
 
 def default_manager(cache_dir: str | os.PathLike | None = None):
-    """A local diskcache-backed background manager (jobs run in child processes)."""
+    """A local diskcache-backed background manager (jobs run in child processes).
+
+    Without ``cache_dir`` its folder is a new ``aign-ui-cache-*`` in the temporary folder,
+    removed when the process that made it exits (Ctrl-C, SIGTERM or a normal stop)."""
     import diskcache
 
-    folder = cache_dir or tempfile.mkdtemp(prefix="aign-ui-cache-")
+    folder = cache_dir
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="aign-ui-cache-")
+        atexit.register(_remove_cache, folder, os.getpid())
     return dash.DiskcacheManager(diskcache.Cache(str(folder)), expire=3600)
+
+
+def _remove_cache(folder: str, owner_pid: int) -> None:
+    if os.getpid() == owner_pid:  # never from a job's child process
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def celery_manager(redis_url: str):
@@ -89,11 +103,15 @@ def worker_celery_app(redis_url: str | None = None, home: str | os.PathLike | No
 
 
 def _on_error(err: Exception) -> None:
-    """Last resort for an unexpected error in a callback: a message, never a traceback."""
-    text = str(err).split("\n", 1)[0]
+    """Last resort for an unexpected error in a callback: a message, never a traceback, and
+    never the exception's own text (it can name internals); the details go to the log."""
+    from ui.pages import public_text
+
+    text = public_text(str(err).split("\n", 1)[0])
     if not isinstance(err, AignError):
         log.error("callback failed", exc_info=err)
-        text = f"unexpected error: {text or type(err).__name__} (details in the server log)"
+        text = (f"unexpected error ({type(err).__name__}); it was logged for the operator "
+                "(the server log)")  # fmt: skip
     set_props("banner", {"children": html.Div(text, className="msg-error")})
 
 
@@ -104,7 +122,7 @@ def create_app(
 ) -> dash.Dash:
     """Build the app for ``scenario`` (a shipped or saved scenario name) over ``home``."""
     from twin.rollout import aign_home
-    from ui.pages import designs, power, sinr, whatif
+    from ui.pages import designs, hide_path, power, sinr, whatif
     from ui.pages import scenario as scenario_page
     from ui.services import scenario_text
 
@@ -113,6 +131,7 @@ def create_app(
         scenario=scenario,
         background=background_manager or _manager_from_env(),
     )
+    hide_path(ctx.home, "$AIGN_HOME")
     initial_text = scenario_text(scenario, ctx.home)  # fails early on an unknown scenario
     app = dash.Dash(
         __name__,
@@ -209,12 +228,59 @@ def page_styles(pathname: str | None) -> list[dict]:
     return [{"display": "block" if path == current else "none"} for path in known]
 
 
-def serve(scenario: str = "default", host: str = "127.0.0.1", port: int = 8050) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool) -> str | None:
+    """Refuse a non-loopback address unless asked for explicitly; the warning to print."""
+    if is_loopback(host):
+        return None
+    if not allow_remote:
+        raise AignError(
+            f"--host {host} would let other machines reach the app, which has no login: anyone "
+            "who can connect could validate and deploy designs. Serve on 127.0.0.1 and reach "
+            "it through an SSH tunnel, or add --allow-remote if this network is trusted"
+        )
+    return (f"warning: serving on {host}, reachable from other machines; the app has no login "
+            "(anyone who can connect can validate and deploy designs)")  # fmt: skip
+
+
+def serve(
+    scenario: str = "default", host: str = "127.0.0.1", port: int = 8050,
+    allow_remote: bool = False,
+) -> None:  # fmt: skip
     """``aign ui``: serve the app (debug off) until interrupted."""
+    warning = check_host(host, allow_remote)
+    error_log = _log_to_file()
     app = create_app(scenario)
     _stop_jobs_on_sigterm()
-    print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops)")
+    if warning:
+        print(f"aign ui: {warning}")
+    print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops); "
+          f"errors are logged to {error_log}")  # fmt: skip
     app.run(host=host, port=port, debug=False)
+
+
+def _log_to_file() -> str:
+    """Send the app's error log (with tracebacks) to ``$AIGN_HOME/logs/ui.log`` too."""
+    from twin.rollout import aign_home
+
+    folder = aign_home() / "logs"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        handler = logging.FileHandler(folder / "ui.log", encoding="utf-8")
+    except OSError:
+        return "the terminal (the log folder is not writable)"
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger("aign").addHandler(handler)
+    return str(folder / "ui.log")
 
 
 def _stop_jobs_on_sigterm() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib.util
+import math
 import os
 import re
 import threading
@@ -39,6 +40,36 @@ BASELINE_METHODS = ("coordinate", "wmmse", "fpc", "max")
 MAX_EXHAUSTIVE_EVALUATIONS = 200_000
 MAX_RUNS_KEPT = 6  # what-if runs a session keeps for comparison
 SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+# What one request may make the server do. Maps and previews (the scenario map, SINR maps,
+# design generation) build the network at t = 0: at most MAP_MAX_LINKS user-BS links (10,000
+# users x 100 BSs takes about a second and 250 MB) within MAP_BUDGET. What-if runs are
+# background jobs within RUN_BUDGET (a few minutes of twin time at most).
+MAP_MAX_LINKS = 2_000_000
+MAP_BUDGET_BYTES = 2 * 2**30
+RUN_BUDGET = {"memory_bytes": 4 * 2**30, "events": 500_000, "link_updates": 2e10}
+
+
+def check_map_size(scenario: Scenario) -> None:
+    """Refuse, before building anything, a network too large to preview in the app."""
+    from twin.sim import Budget, check_budget
+
+    links = scenario.users.n * scenario.base_stations.n
+    if links > MAP_MAX_LINKS:
+        raise AignError(
+            f"too large to preview here: {scenario.users.n:,} users x "
+            f"{scenario.base_stations.n:,} BSs = {links:,} links, above the app's limit of "
+            f"{MAP_MAX_LINKS:,}; use `aign simulate` or `aign instance` on the command line"
+        )
+    check_budget(scenario, horizon_s=0.0, budget=Budget(memory_bytes=MAP_BUDGET_BYTES))
+
+
+def check_run_size(scenario: Scenario) -> None:
+    """Refuse, before it starts, a what-if run beyond what one app job may take."""
+    from twin.sim import Budget, check_budget
+
+    check_map_size(scenario)
+    check_budget(scenario, budget=Budget(**RUN_BUDGET))
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -99,6 +130,11 @@ def decode_upload(
     ``max_bytes``, naming the ``kind`` of file expected."""
     if not contents:
         raise AignError("nothing was uploaded")
+    if not isinstance(contents, str) or not isinstance(filename, str | None):
+        raise AignError("the upload is not readable")
+    if len(contents) > 2 * max_bytes + 1000:  # base64 is 4/3 of the bytes, plus the header
+        raise AignError(f"{filename}: over {max_bytes} bytes; a {kind} is limited to "
+                        f"{max_bytes} bytes")  # fmt: skip
     _, _, payload = contents.partition(",")
     try:
         raw = base64.b64decode(payload, validate=True)
@@ -153,6 +189,7 @@ def network_snapshot(scenario: Scenario, seed: int | None = None) -> dict[str, A
     Callers must not change the network (maps only read it).
     """
     seed = scenario.seed if seed is None else int(seed)
+    check_map_size(scenario)
     key = (scenario.model_dump_json(), seed)
     with _snapshots_lock:  # one build at a time: concurrent callbacks wait and share it
         snap = _snapshots.pop(key, None)
@@ -212,6 +249,13 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenari
     """The scenario with the what-if page's changes (``None`` keeps the scenario's value)."""
     data = scenario.model_dump(mode="json")
     changes = {k: v for k, v in overrides.items() if v is not None and v != ""}
+    for key, value in changes.items():  # what a browser sends: numbers, or text of numbers
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if isinstance(value, bool) or not math.isfinite(number) or abs(number) > 1e12:
+            raise AignError(f"the what-if setting {key} must be a number, got {str(value)[:40]!r}")
     if "users" in changes:
         users = data["users"]
         if users.get("placement") == "list" or data["channel"].get("mode") == "explicit":
@@ -219,7 +263,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenari
                 f"scenario {scenario.name!r} lists its users (or their gains): the user count "
                 "cannot be changed here; edit the scenario instead"
             )
-        users["count"] = int(changes["users"])
+        count = float(changes["users"])
+        if not count.is_integer():
+            raise AignError(f"the what-if setting users must be a whole number, got {count:g}")
+        users["count"] = int(count)
     if "speed_mps" in changes:
         data["users"]["speed_mps"] = float(changes["speed_mps"])
     if "noise_figure_db" in changes:
@@ -254,6 +301,7 @@ def run_whatif(
     from twin.api import simulate, snapshot_instance
     from twin.controllers import make_controller
 
+    check_run_size(scenario)
     spec = controller or scenario.control.controller
     try:
         made = make_controller(spec)
@@ -394,6 +442,7 @@ def generate_designs(
     if not 0 <= int(refine) <= int(k):
         raise AignError(f"refine must be between 0 and K = {k}, got {refine}")
     report = progress or (lambda _f: None)
+    check_map_size(scenario)
     instance = snapshot_instance(scenario, 0.0)
     report(0.1)
     reference = best_reference(instance, MAX_EXHAUSTIVE_EVALUATIONS)
@@ -514,4 +563,6 @@ def history(home: str | os.PathLike, scenario: str | None = None) -> dict[str, A
     from twin.rollout import Operations
 
     with Operations(home) as ops:
-        return ops.history(scenario)
+        data = ops.history(scenario)
+    data["log"] = "$AIGN_HOME/deployments.db"  # the page never shows the server's paths
+    return data

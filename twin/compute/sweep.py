@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,14 +25,14 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from twin.compute.executors import Executor, TaskFailure, make_executor
 from twin.core.errors import AignError
-from twin.core.files import write_json_atomic
+from twin.core.files import read_json, write_json_atomic
 from twin.core.records import canonical_json, finite, mean_ci
 from twin.scenario.derive import scenario_digest
+from twin.scenario.loader import parse_scalar
 from twin.scenario.schema import Scenario
 
 SWEEP_FORMAT = "aign.sweep/1"
@@ -75,10 +74,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
         token = token.strip()
         if not token:
             raise AignError(f"--param {text!r}: empty value in the list")
-        try:
-            value = yaml.safe_load(token)
-        except yaml.YAMLError:
-            value = token
+        value = parse_scalar(token)
         if isinstance(value, dict | list):
             raise AignError(f"--param {text!r}: {token!r} is not a single value")
         parsed.append(value)
@@ -254,11 +250,8 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
             raise AignError(f"{out} is not empty and holds no sweep; choose a new --out")
         write_json_atomic(path, manifest)
         return
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AignError(f"{path}: cannot read the sweep's manifest: {exc}") from None
-    if stored.get("format") != SWEEP_FORMAT:
+    stored = read_json(path, AignError, what="sweep manifest")
+    if not isinstance(stored, dict) or stored.get("format") != SWEEP_FORMAT:
         raise AignError(f"{path}: format {stored.get('format')!r}, expected {SWEEP_FORMAT!r}")
     differ = [k for k in manifest if stored.get(k) != manifest[k]]
     if differ:
@@ -271,8 +264,8 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
 def _stored_row(path: Path, key: str) -> dict[str, Any] | None:
     """A finished cell's row, or None if the file is missing or unreadable (then rerun)."""
     try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        row = read_json(path, AignError, what="sweep row")
+    except AignError:
         return None
     return row if isinstance(row, dict) and row.get("cell") == key else None
 

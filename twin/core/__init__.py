@@ -6,6 +6,7 @@ from twin.core.errors import (
     DeploymentError,
     DeploymentLogError,
     DesignError,
+    InfeasibleError,
     InputError,
     InstanceError,
     NetworkElementError,
@@ -13,17 +14,28 @@ from twin.core.errors import (
     ScenarioError,
     TooLargeError,
 )
-from twin.core.files import read_json, write_json_atomic
+from twin.core.files import (
+    DEFAULT_JSON_LIMITS,
+    JsonLimits,
+    parse_json,
+    read_bytes_bounded,
+    read_json,
+    read_text_bounded,
+    write_json_atomic,
+)
 from twin.core.records import CONFIDENCE, canonical_json, design_digest, finite, mean_ci
 from twin.core.seeding import STREAMS, stream
 
 __all__ = [
     "AignError",
     "CONFIDENCE",
+    "DEFAULT_JSON_LIMITS",
+    "JsonLimits",
     "CalibrationError",
     "DeploymentError",
     "DeploymentLogError",
     "DesignError",
+    "InfeasibleError",
     "InputError",
     "InstanceError",
     "NetworkElementError",
@@ -35,7 +47,10 @@ __all__ = [
     "design_digest",
     "finite",
     "mean_ci",
+    "parse_json",
+    "read_bytes_bounded",
     "read_json",
+    "read_text_bounded",
     "stream",
     "write_json_atomic",
 ]

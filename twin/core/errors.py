@@ -46,6 +46,11 @@ class DesignError(InputError):
     """A design is invalid, or does not fit the instance it is applied to."""
 
 
+class InfeasibleError(AignError, ValueError):
+    """A valid input that cannot be realized (users that cannot be placed as asked); also a
+    ValueError, which is what the radio layer raised before."""
+
+
 class TooLargeError(AignError):
     """A method was asked to do work beyond its documented limit (e.g. exhaustive search)."""
 

@@ -7,11 +7,14 @@ from twin.radio.calibration import Calibration, PathLossFit, ShadowingMap, check
 from twin.radio.channel import (
     FadingProcess,
     ShadowingField,
+    default_decorrelation_m,
     doppler_hz,
     gauss_markov_rho,
+    jakes_correlation,
     los_probability,
     path_loss_db,
     thermal_noise_mw,
+    uma_environment_height_m,
 )
 from twin.radio.graph import (
     InterferenceGraph,
@@ -60,12 +63,14 @@ __all__ = [
     "bs_interference_mw",
     "check_calibration",
     "constraint_violations",
+    "default_decorrelation_m",
     "difference_utility",
     "doppler_hz",
     "evaluate_power",
     "gauss_markov_rho",
     "interference_graph",
     "interference_mw",
+    "jakes_correlation",
     "load_designs",
     "los_probability",
     "network_graph",
@@ -79,6 +84,7 @@ __all__ = [
     "sinr",
     "strongest_interferers",
     "thermal_noise_mw",
+    "uma_environment_height_m",
     "user_radio_state",
     "utility_from_rates",
 ]

@@ -11,22 +11,23 @@ as JSON (``aign.calibration/1``), tied to one scenario version by its digest; ne
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from twin.core.errors import CalibrationError
+from twin.core.files import JsonLimits, read_json
 from twin.core.records import canonical_json
 from twin.scenario.derive import scenario_digest
 from twin.scenario.schema import Scenario
 
 CALIBRATION_FORMAT = "aign.calibration/1"
 REF_DISTANCE_M = 1.0  # the fitted law's reference distance d0
+CALIBRATION_LIMITS = JsonLimits(max_bytes=256_000_000)  # a map's std grid is up to 20M points
+MAX_STD_POINTS = 20_000_000  # as the twin's own shadowing fields (twin.radio.channel)
 KRIGING_CHUNK = 4096
 
 
@@ -221,12 +222,15 @@ class Calibration:
             pl = data["path_loss"]
             fit = PathLossFit(
                 exponent=_number(pl["exponent"], "path_loss.exponent"),
-                intercept_db=_number(pl["intercept_db"], "path_loss.intercept_db"),
-                exponent_stderr=_number(pl["exponent_stderr"], "path_loss.exponent_stderr"),
+                intercept_db=_number(pl["intercept_db"], "path_loss.intercept_db", lo=-100,
+                                     hi=300),  # fmt: skip
+                exponent_stderr=_number(pl["exponent_stderr"], "path_loss.exponent_stderr",
+                                        lo=0, hi=1e3),  # fmt: skip
                 intercept_stderr_db=_number(
-                    pl["intercept_stderr_db"], "path_loss.intercept_stderr_db"
+                    pl["intercept_stderr_db"], "path_loss.intercept_stderr_db", lo=0, hi=1e3
                 ),
-                ref_distance_m=_number(pl["ref_distance_m"], "path_loss.ref_distance_m"),
+                ref_distance_m=_number(pl["ref_distance_m"], "path_loss.ref_distance_m",
+                                       hi=1e4),  # fmt: skip
             )
             if not 0 < fit.exponent <= 10 or fit.ref_distance_m <= 0:
                 raise ValueError("path_loss.exponent must be in (0, 10], ref_distance_m > 0")
@@ -236,44 +240,43 @@ class Calibration:
                 shadowing = _shadowing_from_dict(sh)
             seed = data["seed"]
             return cls(
-                scenario=str(scen["name"]),
-                scenario_digest=str(scen["digest"]),
+                scenario=_text(scen["name"], "scenario.name"),
+                scenario_digest=_text(scen["digest"], "scenario.digest"),
                 path_loss=fit,
                 shadowing=shadowing,
-                reports=int(data["reports"]),
-                samples=int(data["samples"]),
-                bins=int(data["bins"]),
-                seed=None if seed is None else int(seed),
-                fading_bias_db=_number(data["fading_bias_db"], "fading_bias_db"),
-                sample_noise_db2=_number(data["sample_noise_db2"], "sample_noise_db2"),
+                reports=_count(data["reports"], "reports"),
+                samples=_count(data["samples"], "samples"),
+                bins=_count(data["bins"], "bins"),
+                seed=None if seed is None else _count(seed, "seed"),
+                fading_bias_db=_number(data["fading_bias_db"], "fading_bias_db", lo=-100, hi=100),
+                sample_noise_db2=_number(data["sample_noise_db2"], "sample_noise_db2", lo=0,
+                                         hi=1e4),  # fmt: skip
             )
         except KeyError as exc:
             raise bad(f"missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             raise bad(str(exc)) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
         """Read a calibration file (as ``aign calibrate --out`` writes it)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"cannot read the calibration {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CalibrationError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        data = read_json(path, CalibrationError, CALIBRATION_LIMITS, "calibration file")
         return cls.from_dict(data, source=str(path))
 
 
 def _shadowing_from_dict(sh: dict[str, Any]) -> ShadowingMap:
     sup = sh["support"]
-    xy = np.stack([np.asarray(sup["x_m"], dtype=float), np.asarray(sup["y_m"], dtype=float)], 1)
+    xy = np.stack([_numbers(sup["x_m"], "x_m"), _numbers(sup["y_m"], "y_m")], 1)
     bs = np.asarray(sup["bs"])
-    weights = np.asarray(sup["weight_db"], dtype=float)
-    std = np.asarray(sh["std_db"], dtype=float)
+    weights = _numbers(sup["weight_db"], "weight_db")
+    std = _numbers(sh["std_db"], "std_db")
     if std.ndim != 3 or min(std.shape) < 1:
         raise ValueError("shadowing.std_db must be a (B, ny, nx) array")
+    if std.size > MAX_STD_POINTS:
+        raise ValueError(f"shadowing.std_db has {std.size} points; the limit is {MAX_STD_POINTS}")
+    if (np.abs(weights) > 1e3).any() or (std > 100).any() or (np.abs(xy) > 1e7).any():
+        raise ValueError("shadowing values out of range (|weight_db| <= 1e3, std_db <= 100, "
+                         "positions within 1e7 m)")  # fmt: skip
     if xy.ndim != 2 or not (xy.shape[0] == bs.shape[0] == weights.shape[0]) or bs.ndim != 1:
         raise ValueError("shadowing.support needs x_m, y_m, bs and weight_db of one length")
     if bs.size and (bs.dtype.kind not in "iu" or bs.min() < 0 or bs.max() >= std.shape[0]):
@@ -283,23 +286,49 @@ def _shadowing_from_dict(sh: dict[str, Any]) -> ShadowingMap:
     if (std < 0).any():
         raise ValueError("shadowing.std_db must be >= 0")
     return ShadowingMap(
-        decorrelation_m=_number(sh["decorrelation_m"], "shadowing.decorrelation_m", True),
-        prior_std_db=_number(sh["prior_std_db"], "shadowing.prior_std_db"),
+        decorrelation_m=_number(sh["decorrelation_m"], "shadowing.decorrelation_m", True,
+                                lo=0.1, hi=1e5),  # fmt: skip
+        prior_std_db=_number(sh["prior_std_db"], "shadowing.prior_std_db", lo=0, hi=100),
         support_xy=xy,
         support_bs=bs.astype(np.intp),
         weights_db=weights,
-        spacing_m=_number(sh["spacing_m"], "shadowing.spacing_m", positive=True),
+        spacing_m=_number(sh["spacing_m"], "shadowing.spacing_m", positive=True, lo=1e-3,
+                          hi=1e7),  # fmt: skip
         std_db=np.ascontiguousarray(np.moveaxis(std, 0, -1)),
     )
 
 
-def _number(value: Any, name: str, positive: bool = False) -> float:
+def _number(
+    value: Any, name: str, positive: bool = False, lo: float = -1e12, hi: float = 1e12
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {str(value)[:40]!r}")
     x = float(value)
     if not math.isfinite(x) or (positive and x <= 0):
         raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number")
+    if not lo <= x <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {x:g}")
     return x
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be a whole number >= 0, got {str(value)[:40]!r}")
+    return value
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise ValueError(f"{name} must be text of 1-200 characters")
+    return value
+
+
+def _numbers(value: Any, name: str) -> np.ndarray:
+    """A nested list of JSON numbers (no text, no true/false) as a float array."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"shadowing {name} must be an array of numbers")
+    return array.astype(float)
 
 
 def check_calibration(scenario: Scenario, calibration: Calibration, source: str = "") -> None:

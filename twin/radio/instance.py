@@ -13,7 +13,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,32 +28,55 @@ from twin.radio.uplink import (
     evaluate_power,
     objective,
 )
+from twin.scenario.schema import MAX_BS, MAX_USERS
 
 INSTANCE_FORMAT = "aign.instance/1"
 DESIGN_FORMAT = "aign.design/1"
 # Powers within this many mW of a level count as on that level (JSON round-off).
 LEVEL_ATOL_MW = 1e-6
+# Physical ranges an instance must keep (beyond them utilities overflow to inf or NaN): no
+# passive channel gains more than 30 dB, no receiver is quieter than 1e-30 mW, no uplink
+# transmits 10 kW. Within them every utility is finite.
+MAX_GAIN = 1e3
+MIN_NOISE_MW, MAX_NOISE_MW = 1e-30, 1e6
+MAX_BANDWIDTH_HZ = 1e12
+MAX_LEVEL_MW = 1e7
+MAX_LEVELS = 10_001  # the scenario format's step form gives at most 10,000 steps
+MAX_PRICE = 1e6
+MAX_SOURCE_CHARS = 200  # a design's source: a method or model name, not a document
+MAX_DESIGN_EXTRA_BYTES = 1_000_000  # predicted + provenance, as JSON
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- JSON schemas
 class _ConstraintsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    min_rate_bps: float | None = Field(None, ge=0, description="Per-user minimum rate, bit/s.")
-    max_total_power_mw: float | None = Field(None, gt=0, description="Total power budget, mW.")
+    model_config = _STRICT
+    min_rate_bps: float | None = Field(
+        None, ge=0, le=1e15, description="Per-user minimum rate, bit/s."
+    )
+    max_total_power_mw: float | None = Field(
+        None, gt=0, le=1e15, description="Total power budget, mW."
+    )
     max_interference_mw: float | None = Field(
-        None, gt=0, description="Cap on inter-cell interference received at each BS, mW."
+        None, gt=0, le=1e15, description="Cap on inter-cell interference received at each BS, mW."
     )
 
 
 class _InstanceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: numbers are JSON numbers (no ``true``, no ``"1e-10"``), finite and in range."""
+
+    model_config = _STRICT
     format: Literal["aign.instance/1"] = INSTANCE_FORMAT
-    gains: list[list[float]] = Field(description="Linear power gains, users x base stations.")
-    assoc: list[int] = Field(description="Serving BS index of each user.")
-    noise_mw: float = Field(gt=0)
-    bandwidth_hz: float = Field(gt=0)
-    levels_mw: list[float] = Field(min_length=1, description="Allowed transmit powers, mW.")
-    price: float = Field(ge=0, description="Cost per mW in the utility.")
+    gains: list[Annotated[list[float], Field(max_length=MAX_BS)]] = Field(
+        max_length=MAX_USERS, description="Linear power gains, users x base stations."
+    )
+    assoc: list[int] = Field(max_length=MAX_USERS, description="Serving BS index of each user.")
+    noise_mw: float = Field(ge=MIN_NOISE_MW, le=MAX_NOISE_MW)
+    bandwidth_hz: float = Field(gt=0, le=MAX_BANDWIDTH_HZ)
+    levels_mw: list[Annotated[float, Field(ge=0, le=MAX_LEVEL_MW)]] = Field(
+        min_length=1, max_length=MAX_LEVELS, description="Allowed transmit powers, mW."
+    )
+    price: float = Field(ge=0, le=MAX_PRICE, description="Cost per mW in the utility.")
     constraints: _ConstraintsModel = _ConstraintsModel()
     reuse: Literal["shared", "orthogonal_in_cell"] = "shared"
     meta: dict[str, Any] = Field(default_factory=dict, description="Provenance, not physics.")
@@ -66,8 +89,11 @@ class _InstanceModel(BaseModel):
         for i, row in enumerate(self.gains):
             if len(row) != n_bs:
                 raise ValueError(f"gains row {i} has {len(row)} entries, row 0 has {n_bs}")
-            if not all(math.isfinite(g) and g > 0 for g in row):
-                raise ValueError(f"gains row {i}: every gain must be finite and > 0")
+            if not all(math.isfinite(g) and 0 < g <= MAX_GAIN for g in row):
+                raise ValueError(
+                    f"gains row {i}: every gain must be finite, > 0 and at most {MAX_GAIN:g} "
+                    "(linear power gain)"
+                )
         if len(self.assoc) != len(self.gains):
             raise ValueError(f"assoc has {len(self.assoc)} entries for {len(self.gains)} users")
         bad = [a for a in self.assoc if not 0 <= a < n_bs]
@@ -81,12 +107,29 @@ class _InstanceModel(BaseModel):
 
 
 class _DesignModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: powers are JSON numbers (no ``"28"``, no ``true``), finite and in range."""
+
+    model_config = _STRICT
     format: Literal["aign.design/1"] = DESIGN_FORMAT
-    power_mw: list[float] = Field(min_length=1)
-    source: str = Field(min_length=1, description="Controller or model that produced it.")
+    power_mw: list[Annotated[float, Field(ge=0, le=MAX_LEVEL_MW)]] = Field(
+        min_length=1, max_length=MAX_USERS
+    )
+    source: str = Field(
+        min_length=1, max_length=MAX_SOURCE_CHARS,
+        description="Controller or model that produced it.",
+    )  # fmt: skip
     predicted: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _DesignModel:
+        size = len(json.dumps([self.predicted, self.provenance], default=str))
+        if size > MAX_DESIGN_EXTRA_BYTES:
+            raise ValueError(
+                f"predicted and provenance take {size} bytes; the limit is "
+                f"{MAX_DESIGN_EXTRA_BYTES} bytes"
+            )
+        return self
 
 
 def _problems(err: ValidationError, source: str) -> list[Problem]:
@@ -156,12 +199,7 @@ class ProblemInstance:
     def check_power(self, power_mw: Any, source: str = "design") -> np.ndarray:
         """Return the power vector as an array, or refuse it with every reason."""
         problems: list[Problem] = []
-        try:
-            p = np.asarray(power_mw, dtype=float)
-        except (TypeError, ValueError):
-            raise DesignError(
-                [Problem(source, None, "power_mw", "must be a list of numbers")]
-            ) from None
+        p = strict_numbers(power_mw, source, "power_mw")
         if p.shape != (self.n_users,):
             problems.append(
                 Problem(source, None, "power_mw",
@@ -222,6 +260,22 @@ class ProblemInstance:
         return cls.from_dict(read_json(path, InstanceError), source=str(path))
 
 
+def strict_numbers(values: Any, source: str, path: str) -> np.ndarray:
+    """``values`` as a float array if every entry is a real number (not a bool, not text),
+    else :class:`DesignError`: ``"28"`` and ``True`` are not powers."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):
+        array = np.asarray(None, dtype=object)
+    if array.dtype.kind not in "iuf" or (
+        array.dtype.kind in "iu" and isinstance(values, list | tuple)
+        and any(isinstance(v, bool | np.bool_) for v in values)
+    ):  # fmt: skip
+        raise DesignError([Problem(source, None, path, "must be a list of numbers (not text "
+                                                       "or true/false)")])  # fmt: skip
+    return array.astype(float)
+
+
 def _describe_levels(levels: np.ndarray) -> str:
     if len(levels) > 6:
         steps = np.diff(levels)
@@ -242,7 +296,10 @@ class Design:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.power_mw = np.asarray(self.power_mw, dtype=float)
+        if not isinstance(self.source, str) or not 0 < len(self.source) <= MAX_SOURCE_CHARS:
+            raise DesignError([Problem("design", None, "source", "must be text of 1 to "
+                                       f"{MAX_SOURCE_CHARS} characters")])  # fmt: skip
+        self.power_mw = strict_numbers(self.power_mw, self.source, "power_mw")
 
     @classmethod
     def for_instance(

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from twin.core.errors import InfeasibleError
 from twin.scenario.schema import Area, BaseStations, Users
 
 # Rejection sampling gives up after this many rounds without placing every user.
@@ -123,7 +124,7 @@ def place_users(
         filled += len(ok)
         if filled == n:
             return placed
-    raise ValueError(
+    raise InfeasibleError(
         f"could not place {n} users ({spec.placement}) at least {spec.min_bs_distance_m:g} m "
         f"from every BS in a {area.width_m:g} x {area.height_m:g} m area after "
         f"{MAX_PLACEMENT_ROUNDS} rounds ({filled} placed); lower users.min_bs_distance_m"

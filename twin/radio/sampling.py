@@ -65,8 +65,8 @@ class InstanceSampler:
         else:
             spec = sc.users.model_copy(update={"count": n})
             positions = place_users(spec, self.network.bs_positions, sc.area, rng)
-            los_draw = rng.uniform(size=(n, n_bs))
-            average = self.network.large_scale_gain_at(positions, los_draw)
+            los_draw, env_draw = self.network.draw_link_states(rng, n)
+            average = self.network.large_scale_gain_at(positions, los_draw, env_draw)
         fading = sc.channel.fading
         gains = average * fading_power(rng, (n, n_bs), fading.model, fading.k_factor_db)
         noise_mw = self.network.noise_mw

@@ -2,7 +2,14 @@
 
 from twin.rollout.calibrate import calibrate, calibrate_from_network, collect_reports
 from twin.rollout.deploy import DEFAULT_APPLY_TIMEOUT_S
-from twin.rollout.deploylog import DeploymentLog, LockedLogError, LogRow, ReadOnlyLogError
+from twin.rollout.deploylog import (
+    DeploymentLog,
+    FullDiskLogError,
+    LockedLogError,
+    LogRow,
+    LostLogError,
+    ReadOnlyLogError,
+)
 from twin.rollout.deployment import Operations
 from twin.rollout.element import ElementFaults, NetworkElement
 from twin.rollout.home import aign_home
@@ -15,7 +22,9 @@ __all__ = [
     "DeploymentLog",
     "ElementFaults",
     "InForce",
+    "FullDiskLogError",
     "LockedLogError",
+    "LostLogError",
     "LogRow",
     "NetworkElement",
     "Operations",

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from twin.core.errors import DeploymentError
 from twin.core.records import design_digest
-from twin.rollout.deploylog import DeploymentLog
+from twin.rollout.deploylog import DeploymentLog, LostLogError
 from twin.rollout.element import (
     ElementFaults,
+    ElementState,
     NetworkElement,
     element_path,
     read_element_state,
 )
-from twin.rollout.home import now_iso
+from twin.rollout.home import RESTORE_DOC, now_iso
 from twin.rollout.observation import (
     Observer,
 )
@@ -40,9 +41,22 @@ class OperationsBase:
     def element(self, scenario: Scenario) -> NetworkElement:
         return NetworkElement(self.home, scenario, self.faults)
 
+    def element_state(self, name: str) -> ElementState | None:
+        """The element's state for network ``name``, refused if another log configured it."""
+        state = read_element_state(element_path(self.home, name))
+        mine = self.log.log_id
+        if state is not None and state.log_id and mine and state.log_id != mine:
+            raise LostLogError(
+                f"network {name!r} was configured by deployment log {state.log_id} (operation "
+                f"#{state.operation}), but this data directory's log is {mine}: that "
+                f"network's history is in another log. Restore that log (see {RESTORE_DOC}). "
+                "Nothing was changed."
+            )
+        return state
+
     def in_force(self, scenario: Scenario) -> InForce:
         """What the network of ``scenario`` has in force (its element's memory)."""
-        state = read_element_state(element_path(self.home, scenario.name))
+        state = self.element_state(scenario.name)
         factory = initial_powers(scenario)
         found = in_force_from(
             state,

@@ -48,8 +48,9 @@ from twin.radio.calibration import (
     ShadowingMap,
     correlation,
 )
-from twin.radio.channel import default_shadowing_std_db, doppler_hz, gauss_markov_rho
+from twin.radio.channel import default_shadowing_std_db, doppler_hz, jakes_correlation
 from twin.radio.mobility import place_base_stations
+from twin.radio.shadowing import decorrelation_pair_m
 from twin.scenario.derive import scenario_digest
 from twin.scenario.schema import Scenario
 from twin.sim.physical import ChannelReport
@@ -94,14 +95,21 @@ def fading_log_moments_db(model: str, k_factor_db: float = 9.0) -> tuple[float, 
     return (mean_ln - shift) * DB_PER_NEPER, var_ln * DB_PER_NEPER**2
 
 
-def effective_counts(counts: np.ndarray, r: float) -> np.ndarray:
-    """Effective number of independent samples among ``n`` consecutive samples of an AR(1)
-    sequence with lag-one correlation ``r``: ``n / (1 + 2 sum_k (1 - k/n) r^k)``."""
+def effective_counts(counts: np.ndarray, r: float | np.ndarray) -> np.ndarray:
+    """Effective number of independent samples among ``n`` consecutive samples of a
+    stationary sequence: ``n / (1 + 2 sum_k (1 - k/n) c_k)``, with ``c_k`` its correlation at
+    lag ``k``: ``r^k`` for a scalar ``r`` (an AR(1) sequence of lag-one correlation ``r``),
+    else ``r[k]`` (lags 0, 1, ..., at least ``max(counts)`` of them)."""
     counts = np.asarray(counts, dtype=np.int64)
     n_max = int(counts.max(initial=1))
     k = np.arange(n_max, dtype=float)
-    with np.errstate(under="ignore"):
-        powers = np.abs(r) ** k if r >= 0 else r**k
+    if np.ndim(r) > 0:
+        powers = np.asarray(r, dtype=float)[:n_max]
+        if powers.size < n_max:
+            raise ValueError(f"need correlations at {n_max} lags, got {powers.size}")
+    else:
+        with np.errstate(under="ignore"):
+            powers = np.abs(r) ** k if r >= 0 else r**k
     a = np.cumsum(powers) - 1.0  # a[n-1] = sum_{k=1}^{n-1} r^k
     b = np.cumsum(k * powers)  # b[n-1] = sum_{k=1}^{n-1} k r^k
     n = counts.astype(float)
@@ -130,17 +138,27 @@ def _bs_geometry(scenario: Scenario) -> np.ndarray:
     )
 
 
-def _reportcorrelation(scenario: Scenario) -> float:
-    """Lag-one correlation of a link's fading power between consecutive reports: ``rho^2``
-    with Jakes' ``rho`` at the users' mean speed, compounded over the steps in between."""
+def _decorrelation_m(scenario: Scenario) -> float:
+    """The shadowing decorrelation distance the fit assumes: the scenario's, else the spec's
+    NLOS one (a calibrated law has no LOS state; RadioNetwork draws its field at the same)."""
     channel = scenario.channel
+    return decorrelation_pair_m(channel.path_loss.model, channel.shadowing.decorrelation_m)[1]
+
+
+def _report_correlations(scenario: Scenario, lags: int) -> np.ndarray:
+    """Correlation of a link's fading power between reports 0, 1, ..., ``lags - 1`` apart:
+    Jakes' ``J0(2 pi f_d k T)^2`` (Rayleigh's; close for Rician) at the users' mean speed,
+    ``T`` the steps between reports."""
+    channel = scenario.channel
+    out = np.zeros(max(lags, 1))
+    out[0] = 1.0
     if channel.fading.model == "none":
-        return 0.0
+        return out
     lo, hi = scenario.users.speed_range
     f_d = doppler_hz(0.5 * (lo + hi), channel.carrier_ghz)
-    rho_step = float(gauss_markov_rho(f_d, scenario.step_s))
     steps = max(1, round(scenario.sync.report_period_s / scenario.step_s))
-    return (rho_step**2) ** steps
+    k = np.arange(out.size)
+    return jakes_correlation(f_d, steps * scenario.step_s * k) ** 2
 
 
 def _bin_reports(scenario: Scenario, reports: Sequence[ChannelReport], bs_pos: np.ndarray) -> _Bins:
@@ -165,13 +183,12 @@ def _bin_reports(scenario: Scenario, reports: Sequence[ChannelReport], bs_pos: n
     user = np.concatenate(user_list)
     bias_db, fading_var = fading_log_moments_db(channel.fading.model, channel.fading.k_factor_db)
     ok = np.isfinite(loss)
-    dcorr = channel.shadowing.decorrelation_m
+    dcorr = _decorrelation_m(scenario)
     h = scenario.base_stations.height_m - scenario.users.height_m
     d2d = np.hypot(pos[:, 0:1] - bs_pos[:, 0], pos[:, 1:2] - bs_pos[:, 1])
     x_all = 10.0 * np.log10(np.maximum(np.hypot(d2d, h), REF_DISTANCE_M) / REF_DISTANCE_M)
     y_all = loss + bias_db  # unbiased estimate of the large-scale loss
 
-    r_fading = _reportcorrelation(scenario)
     error_var = scenario.sync.error_db**2
     cell = dcorr * BIN_FRACTION
     bs_idx = np.broadcast_to(np.arange(n_bs), loss.shape)[ok]
@@ -196,6 +213,7 @@ def _bin_reports(scenario: Scenario, reports: Sequence[ChannelReport], bs_pos: n
     # Effective fading samples: a user's consecutive reports in a bin are correlated.
     pair, pair_inv = np.unique(np.stack([inverse, uid], axis=1), axis=0, return_inverse=True)
     pair_counts = np.bincount(pair_inv.ravel(), minlength=pair.shape[0])
+    r_fading = _report_correlations(scenario, int(pair_counts.max(initial=1)))
     n_eff = np.bincount(pair[:, 0], weights=effective_counts(pair_counts, r_fading), minlength=m)
     noise = fading_var / n_eff + error_var / count
     return _Bins(
@@ -244,7 +262,7 @@ def calibrate(
             f"10 log10(distance); need at least {MIN_BINS} spanning "
             f"{MIN_LOG_DISTANCE_SPREAD_DB} dB (collect more reports, or from more users)"
         )
-    dcorr = scenario.channel.shadowing.decorrelation_m
+    dcorr = _decorrelation_m(scenario)
     design = np.stack([np.ones(m), bins.x], axis=1)
     # Shadowing fields of different BSs are independent: the covariance is block-diagonal.
     same_bs = bins.bs[:, None] == bins.bs[None, :]

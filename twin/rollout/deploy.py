@@ -223,7 +223,7 @@ class _Recorder:
     def state(self, design: str, power_mw: Sequence[float], source: str) -> ElementState:
         """The configuration this operation asks the element to put in force."""
         return ElementState(self.scenario.name, self.sdigest, design, tuple(power_mw), source,
-                            self.op, self.ops._now())  # fmt: skip
+                            self.op, self.ops._now(), self.ops.log.log_id)  # fmt: skip
 
     def outcome(
         self,

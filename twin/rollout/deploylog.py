@@ -11,13 +11,21 @@ Crash consistency: WAL journal, one transaction per row, rows are never updated 
 (triggers refuse it). Every row says which design is in force after its step, so the log
 alone tells what the network runs. ``PRAGMA user_version`` is the schema version; a log from
 a newer aign is refused rather than misread.
+
+Identity: every log has a random ``log_id`` (table ``identity``, written once when the log is
+created, or when an older log is first opened for writing). The data directory keeps a copy
+(``deployments.id``) and every network element state names the log that configured it, so a
+log that was deleted, emptied or swapped is noticed (:mod:`twin.rollout.home`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +59,14 @@ class ReadOnlyLogError(DeploymentLogError):
     """The log cannot be written (file, folder or filesystem read-only)."""
 
 
+class FullDiskLogError(ReadOnlyLogError):
+    """The log cannot be written: the filesystem is full."""
+
+
+class LostLogError(DeploymentLogError):
+    """The data directory had a log, and it is missing, empty or another one now."""
+
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS log (
     seq INTEGER PRIMARY KEY,          -- order of the rows; never reused (rows are never deleted)
@@ -78,6 +94,18 @@ CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
     BEGIN SELECT RAISE(ABORT, 'the deployment log is append-only'); END;
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+# Added in place to logs of schema 1 (older aign ignores the table): the log's identity.
+_IDENTITY = """
+CREATE TABLE IF NOT EXISTS identity (
+    log_id TEXT PRIMARY KEY,          -- random; copied to deployments.id and element states
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS identity_no_update BEFORE UPDATE ON identity
+    BEGIN SELECT RAISE(ABORT, 'the deployment log identity is fixed'); END;
+CREATE TRIGGER IF NOT EXISTS identity_no_delete BEFORE DELETE ON identity
+    BEGIN SELECT RAISE(ABORT, 'the deployment log identity is fixed'); END;
 """
 
 
@@ -132,13 +160,12 @@ class DeploymentLog:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         self.read_only = read_only
+        self.snapshot: str | None = None  # a copy read when the log's folder cannot be written
+        self.log_id: str | None = None
         self._check_file()
         try:
             if read_only:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self.conn = sqlite3.connect(
-                    uri, uri=True, timeout=busy_timeout_s, isolation_level=None
-                )
+                self.conn = self._connect_read_only()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
@@ -152,8 +179,47 @@ class DeploymentLog:
         except DeploymentLogError:
             self.conn.close()
             raise
+        self.log_id = self._identity()
 
     # ------------------------------------------------------------------ opening
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Read-only, also where the folder or filesystem cannot be written or is full.
+
+        SQLite reads a WAL database through a ``-shm`` file it must be able to create; where
+        it cannot, the log (and its WAL) is read from a private copy instead."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            text = str(exc).lower()
+            if not any(w in text for w in ("unable to open", "readonly", "disk", "i/o")):
+                raise
+        folder = tempfile.mkdtemp(prefix="aign-log-")
+        try:
+            for suffix in ("", "-wal"):
+                source = Path(f"{self.path}{suffix}")
+                if source.exists():
+                    shutil.copyfile(source, Path(folder) / f"{self.path.name}{suffix}")
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DeploymentLogError(
+                f"cannot read the deployment log {self.path} read-only here, nor copy it to "
+                f"read it ({exc.strerror or exc}); free some space or copy it elsewhere"
+            ) from None
+        self.snapshot = folder
+        copy = Path(folder) / self.path.name
+        return sqlite3.connect(copy, timeout=self.busy_timeout_s, isolation_level=None)
+
+    def _identity(self) -> str | None:
+        try:
+            row = self.conn.execute("SELECT log_id FROM identity LIMIT 1").fetchone()
+        except sqlite3.OperationalError:  # a log of an older aign, opened read-only
+            return None
+        return None if row is None else str(row[0])
+
     def _check_file(self) -> None:
         try:
             with open(self.path, "rb") as fh:
@@ -195,6 +261,18 @@ class DeploymentLog:
         try:
             if version == 0:  # a new log; IF NOT EXISTS makes a race with another creator safe
                 c.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            has_identity = c.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'identity'"
+            ).fetchone()[0]
+            if not has_identity or not c.execute("SELECT COUNT(*) FROM identity").fetchone()[0]:
+                c.executescript(f"BEGIN IMMEDIATE; {_IDENTITY}")
+                if not c.execute("SELECT COUNT(*) FROM identity").fetchone()[0]:
+                    c.execute(
+                        "INSERT INTO identity (log_id, created_at) VALUES (?, "
+                        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                        (uuid.uuid4().hex,),
+                    )
+                c.execute("COMMIT")
             # Write once (rolled back): a locked or read-only log is refused before any work.
             # SQLite opens a file it cannot write read-only without saying so.
             c.execute("BEGIN IMMEDIATE")
@@ -213,6 +291,12 @@ class DeploymentLog:
                 f"{where} is locked by another process (waited {self.busy_timeout_s:g} s); "
                 f"try again when it is done. Nothing was changed."
             )
+        if "disk is full" in text or "disk full" in text:
+            return FullDiskLogError(
+                f"{where} cannot be written: the filesystem is full ({exc}); aign must record "
+                "every step before it changes the network, so nothing was changed. Free some "
+                "space; `aign deployments` still lists the history."
+            )
         if "readonly" in text or "read-only" in text or "read only" in text:
             return ReadOnlyLogError(
                 f"{where} is read-only ({exc}); aign must record every step before it changes "
@@ -230,6 +314,16 @@ class DeploymentLog:
 
     def close(self) -> None:
         self.conn.close()
+        if self.snapshot is not None:
+            shutil.rmtree(self.snapshot, ignore_errors=True)
+            self.snapshot = None
+
+    def created_at(self) -> str | None:
+        try:
+            row = self.conn.execute("SELECT created_at FROM identity LIMIT 1").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else str(row[0])
 
     # ------------------------------------------------------------------ writing
     def append(

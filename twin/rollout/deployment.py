@@ -4,6 +4,7 @@ What the CLI (``aign validate|deploy|deployments|rollback``) and the UI call is
 :class:`Operations`, over one data directory (``$AIGN_HOME``, default ``~/.aign``)::
 
     deployments.db        the append-only deployment log (twin.rollout.deploylog)
+    deployments.id        the identity of that log (a lost or swapped log is refused)
     network/NAME.json     what the network of scenario NAME has in force (twin.rollout.element)
     locks/NAME.lock       held while an operation changes network NAME
     key                   signs validation reports (a forged or altered one is refused)
@@ -32,7 +33,14 @@ from twin.rollout.element import (
     ElementFaults,
 )
 from twin.rollout.history import Historian
-from twin.rollout.home import DB_NAME, DB_TIMEOUT_ENV, aign_home, env_float
+from twin.rollout.home import (
+    DB_NAME,
+    DB_TIMEOUT_ENV,
+    aign_home,
+    check_log_identity,
+    check_log_present,
+    env_float,
+)
 from twin.rollout.observation import (
     Observer,
     observe,
@@ -64,10 +72,12 @@ class Operations(Deployer, Historian):
         if busy_timeout_s is None:
             busy_timeout_s = env_float(DB_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT_S)
         self.faults = ElementFaults.from_env() if faults is None else faults
+        check_log_present(self.home)
         self.log = DeploymentLog(self.home / DB_NAME, busy_timeout_s, read_only=read_only)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.observer = observe if observer is None else observer
         try:
+            check_log_identity(self.home, self.log.log_id, self.log.created_at(), not read_only)
             self.recovered: list[Recovery] = self.reconcile()
         except BaseException:
             self.log.close()

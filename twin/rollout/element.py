@@ -14,7 +14,7 @@ it but answers too late.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import threading
 import time
@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from twin.core.errors import AignError, NetworkElementError
-from twin.core.files import write_json_atomic
+from twin.core.files import JsonLimits, parse_json, read_json, write_json_atomic
 from twin.radio.instance import LEVEL_ATOL_MW
 from twin.scenario.schema import Scenario
 
 ELEMENT_FORMAT = "aign.element/1"
+ELEMENT_LIMITS = JsonLimits(max_bytes=16_000_000)  # 100,000 powers take about 2 MB
 FAULTS_ENV = "AIGN_ELEMENT_FAULTS"
 
 
@@ -82,11 +83,11 @@ class ElementFaults:
         if not text:
             return cls()
         try:
-            data = json.loads(text)
+            data = parse_json(text, FAULTS_ENV, AignError)
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
             return cls(**data)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, AignError) as exc:
             allowed = ", ".join(cls.__dataclass_fields__)
             raise AignError(
                 f"{FAULTS_ENV} must be a JSON object with fields {allowed}: {exc}"
@@ -104,6 +105,7 @@ class ElementState:
     source: str
     operation: int | None  # deployment-log operation that applied it; None: factory default
     applied_at: str | None  # UTC ISO 8601; None: factory default
+    log_id: str | None = None  # identity of the deployment log that recorded it (home.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": ELEMENT_FORMAT, **asdict(self), "power_mw": list(self.power_mw)}
@@ -113,8 +115,24 @@ class ElementState:
         try:
             if data.get("format") != ELEMENT_FORMAT:
                 raise ValueError(f"format is {data.get('format')!r}, expected {ELEMENT_FORMAT}")
-            fields = {k: data[k] for k in cls.__dataclass_fields__}
-            fields["power_mw"] = tuple(float(p) for p in fields["power_mw"])
+            fields = {k: data[k] for k in cls.__dataclass_fields__ if k != "log_id"}
+            fields["log_id"] = data.get("log_id")
+            powers = fields["power_mw"]
+            if not isinstance(powers, list) or not all(
+                isinstance(p, int | float) and not isinstance(p, bool) and math.isfinite(p)
+                for p in powers
+            ):
+                raise ValueError("power_mw must be a list of finite numbers")
+            fields["power_mw"] = tuple(float(p) for p in powers)
+            for name in ("scenario", "scenario_digest", "design", "source"):
+                if not isinstance(fields[name], str):
+                    raise ValueError(f"{name} must be text")
+            if fields["operation"] is not None and (
+                isinstance(fields["operation"], bool) or not isinstance(fields["operation"], int)
+            ):
+                raise ValueError("operation must be a whole number or null")
+            if fields["log_id"] is not None and not isinstance(fields["log_id"], str):
+                raise ValueError("log_id must be text or null")
             return cls(**fields)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise NetworkElementError(
@@ -212,20 +230,14 @@ def element_path(home: str | os.PathLike, scenario_name: str) -> Path:
 
 
 def read_element_state(path: Path) -> ElementState | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except OSError as exc:
-        raise NetworkElementError(
-            f"cannot read the network element's state {path}: {exc}"
-        ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = read_json(path, NetworkElementError, ELEMENT_LIMITS, "network element state")
+    except NetworkElementError as err:
         raise NetworkElementError(
-            f"the network element's state {path} is not valid JSON ({exc.msg}); what is in "
-            "force is unknown, so nothing will be deployed until it is repaired"
+            f"the network element's state is unusable ({err}); what is in force is unknown, "
+            "so nothing will be deployed until it is repaired"
         ) from None
     return ElementState.from_dict(data, str(path))
 

@@ -7,13 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from twin.core.errors import AignError
 from twin.core.records import finite
 from twin.rollout.deploylog import LogRow
-from twin.rollout.element import (
-    element_path,
-    read_element_state,
-)
-from twin.rollout.outcomes import FACTORY_SOURCE
+from twin.rollout.outcomes import FACTORY_SOURCE, in_force_from
 from twin.rollout.reconcile import Reconciler
 
 
@@ -39,10 +36,22 @@ class Historian(Reconciler):
         names = [scenario] if scenario is not None else self.log.scenarios()
         networks = {}
         for name in names:
-            state = read_element_state(element_path(self.home, name))
             last = self._last_in_force(name)
-            if state is not None:
-                in_force = state.to_dict()
+            try:
+                state = self.element_state(name)
+            except AignError as err:  # a damaged element state does not hide the history
+                state, error = None, str(err)
+            else:
+                error = None
+            if error is not None:
+                in_force = {
+                    "design": None if last is None else last.in_force,
+                    "power_mw": None if last is None else last.in_force_mw,
+                    "source": "unknown: the network element's state cannot be read",
+                    "error": error,
+                }
+            elif state is not None:
+                in_force = {**in_force_from(state, name, None).to_dict(), "log_id": state.log_id}
             else:  # never configured by aign: the factory configuration
                 in_force = {
                     "design": None if last is None else last.in_force,
@@ -54,6 +63,7 @@ class Historian(Reconciler):
         return finite(
             {
                 "log": str(self.log.path),
+                "log_id": self.log.log_id,
                 "networks": networks,
                 "operations": items,
                 "recovered": [r.to_dict() for r in self.recovered],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from twin.core.records import finite
+from twin.core.records import design_digest, finite
 from twin.rollout.element import (
     ElementState,
 )
@@ -36,9 +36,13 @@ class InForce:
 def in_force_from(
     state: ElementState | None, scenario: str, factory: tuple[str, tuple[float, ...]] | None
 ) -> InForce | None:
+    """What is in force: the element's state (its design named by the digest of the powers
+    it really holds, not the digest it claims: an edited state names the right design), or
+    the factory configuration."""
     if state is not None:
+        digest = design_digest(state.scenario_digest, state.power_mw)
         return InForce(
-            scenario, state.design, state.power_mw, state.source, state.operation, state.applied_at
+            scenario, digest, state.power_mw, state.source, state.operation, state.applied_at
         )
     if factory is None:
         return None

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from twin.core.errors import AignError
 from twin.rollout.base import OperationsBase
 from twin.rollout.deploylog import LogRow
-from twin.rollout.element import (
-    element_path,
-    read_element_state,
-)
 from twin.rollout.locks import lock_holder, try_operation_lock
 from twin.rollout.outcomes import Recovery, in_force_from
 from twin.scenario.derive import scenario_digest
@@ -51,7 +48,11 @@ class Reconciler(OperationsBase):
     def _recover(self, rows: list[LogRow]) -> Recovery:
         first, last = rows[0], rows[-1]
         name, op = first.scenario, first.operation
-        state = read_element_state(element_path(self.home, name))
+        try:
+            state = self.element_state(name)
+        except AignError as err:  # nothing is known: say so, record nothing, refuse later
+            return Recovery(name, op, False, f"{first.kind} #{op} on network {name!r} was "
+                            f"interrupted, and what is in force cannot be told: {err}", None)
         previous = first.data.get("previous", {})
         target = first.data.get("target", {})
         current = in_force_from(

@@ -6,28 +6,42 @@ file, line and field path. ``aign scenario schema`` exports the JSON Schema for 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _pair(value: object) -> object:
+    """YAML and JSON have no tuples: a two-item list is a pair (strict mode wants a tuple)."""
+    return tuple(value) if isinstance(value, list) and len(value) == 2 else value
+
 
 Position = Annotated[
     tuple[float, float],
+    BeforeValidator(_pair),
     Field(description="(x, y) in metres; the area spans [0, width] x [0, height]."),
 ]
 MAX_USERS = 100_000
 MAX_BS = 10_000
+MAX_LEVELS = 10_001  # the step form gives at most 10,000 steps, so as many levels + 1
+MAX_SEED = 2**63 - 1
+MAX_TEXT = 10_000  # free text (description)
+# The twin's clock counts microseconds: a shorter period would round to 0 and never advance.
+MIN_PERIOD_S = 1e-3
 
 
 class _Strict(BaseModel):
     """Unknown keys are errors (a misspelled field must not be silently ignored); so are
-    .nan and .inf, which no physical quantity here may take."""
+    .nan and .inf, which no physical quantity here may take. Strict: ``true`` or ``"3"``
+    is no number, ``3.5`` no count."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class Area(_Strict):
-    width_m: float = Field(1000.0, gt=0, le=1e6, description="Width of the area, m.")
-    height_m: float = Field(1000.0, gt=0, le=1e6, description="Height of the area, m.")
+    width_m: float = Field(1000.0, ge=1, le=1e6, description="Width of the area, m.")
+    height_m: float = Field(1000.0, ge=1, le=1e6, description="Height of the area, m.")
 
 
 class BaseStations(_Strict):
@@ -37,7 +51,9 @@ class BaseStations(_Strict):
         "list: positions_m gives them.",
     )
     count: int | None = Field(None, ge=1, le=MAX_BS, description="Number of BSs (not for list).")
-    positions_m: list[Position] | None = Field(None, description="BS positions for layout: list.")
+    positions_m: list[Position] | None = Field(
+        None, max_length=MAX_BS, description="BS positions for layout: list."
+    )
     height_m: float = Field(25.0, gt=0, le=300, description="Antenna height, m.")
 
     @model_validator(mode="after")
@@ -61,8 +77,12 @@ class BaseStations(_Strict):
 class Activity(_Strict):
     """Users alternate between active and idle with exponential durations (arrivals/departures)."""
 
-    mean_active_s: float = Field(gt=0, description="Mean time a user stays active, s.")
-    mean_idle_s: float = Field(gt=0, description="Mean time a user stays idle, s.")
+    mean_active_s: float = Field(
+        ge=MIN_PERIOD_S, le=1e9, description="Mean time a user stays active, s."
+    )
+    mean_idle_s: float = Field(
+        ge=MIN_PERIOD_S, le=1e9, description="Mean time a user stays idle, s."
+    )
     initially_active: float = Field(
         1.0, ge=0, le=1, description="Fraction of users active at time 0."
     )
@@ -76,21 +96,28 @@ class Users(_Strict):
         "around a random BS; list: positions_m gives them.",
     )
     positions_m: list[Position] | None = Field(
-        None, description="User positions for placement: list."
+        None, max_length=MAX_USERS, description="User positions for placement: list."
     )
-    cluster_radius_m: float = Field(200.0, gt=0, description="Disc radius for near_bs, m.")
+    cluster_radius_m: float = Field(
+        200.0, gt=0, le=1e6, description="Disc radius for near_bs, m."
+    )
     min_bs_distance_m: float = Field(
-        10.0, ge=0, description="Placement keeps users at least this far from every BS, m."
-    )
+        10.0, ge=0, le=1e6,
+        description="Placement keeps users at least this far from every BS, m.",
+    )  # fmt: skip
     height_m: float = Field(1.5, gt=0, le=50, description="User antenna height, m.")
     mobility: Literal["static", "random_waypoint"] = "static"
-    speed_mps: float | tuple[float, float] = Field(
+    speed_mps: float | Annotated[tuple[float, float], BeforeValidator(_pair)] = Field(
         1.0,
         description="Speed in m/s, or [min, max] drawn uniformly per user. It moves users under "
         "random_waypoint and always sets the fading Doppler (f_d = speed * carrier / c).",
     )
-    pause_s: float = Field(0.0, ge=0, description="Random-waypoint pause at each waypoint, s.")
-    association: Literal["strongest", "nearest"] | list[int] = Field(
+    pause_s: float = Field(
+        0.0, ge=0, le=1e6, description="Random-waypoint pause at each waypoint, s."
+    )
+    association: Literal["strongest", "nearest"] | Annotated[
+        list[int], Field(max_length=MAX_USERS)
+    ] = Field(
         "strongest",
         description="strongest average gain (path loss x shadowing), nearest BS, or a fixed "
         "list of BS indices, one per user.",
@@ -130,10 +157,13 @@ class PathLoss(_Strict):
         "uma", description="log_distance, or 3GPP TR 38.901 UMa / UMi street canyon (LOS prob.)."
     )
     exponent: float = Field(3.5, gt=0, le=10, description="log_distance: path-loss exponent.")
-    ref_distance_m: float = Field(1.0, gt=0, description="log_distance: reference distance, m.")
-    ref_loss_db: float | None = Field(
-        None, description="log_distance: loss at ref_distance_m, dB (default: free space)."
+    ref_distance_m: float = Field(
+        1.0, gt=0, le=1e4, description="log_distance: reference distance, m."
     )
+    ref_loss_db: float | None = Field(
+        None, ge=0, le=300,
+        description="log_distance: loss at ref_distance_m, dB (default: free space).",
+    )  # fmt: skip
 
 
 class Shadowing(_Strict):
@@ -143,9 +173,11 @@ class Shadowing(_Strict):
         description="Log-normal std, dB. Default: 38.901's LOS/NLOS values (UMa 4/6, UMi "
         "4/7.82), 8 dB for log_distance.",
     )  # fmt: skip
-    decorrelation_m: float = Field(
-        50.0, gt=0, description="Distance at which the spatial correlation falls to 1/e, m."
-    )
+    decorrelation_m: float | None = Field(
+        None, ge=0.1, le=1e5,
+        description="Distance at which the spatial correlation falls to 1/e, m. Default: "
+        "38.901's per LOS state (UMa 37/50, UMi 10/13 LOS/NLOS), 50 for log_distance.",
+    )  # fmt: skip
 
 
 class Fading(_Strict):
@@ -156,8 +188,9 @@ class Fading(_Strict):
 class Noise(_Strict):
     figure_db: float = Field(7.0, ge=0, le=30, description="Receiver noise figure, dB.")
     noise_mw: float | None = Field(
-        None, gt=0, description="Override: noise power in mW (else -174 dBm/Hz + 10log10(B) + NF)."
-    )
+        None, ge=1e-30, le=1e6,
+        description="Override: noise power in mW (else -174 dBm/Hz + 10log10(B) + NF).",
+    )  # fmt: skip
 
 
 class Channel(_Strict):
@@ -166,9 +199,12 @@ class Channel(_Strict):
     )
     carrier_ghz: float = Field(3.5, gt=0.1, le=100, description="Carrier frequency, GHz.")
     bandwidth_hz: float = Field(1e6, gt=0, le=1e9, description="Shared uplink bandwidth, Hz.")
-    gains: list[list[Annotated[float, Field(gt=0)]]] | None = Field(
-        None, description="explicit: average linear gain, one row per user, one column per BS."
-    )
+    gains: list[Annotated[list[Annotated[float, Field(gt=0, le=1e3)]],
+                          Field(max_length=MAX_BS)]] | None = Field(
+        None, max_length=MAX_USERS,
+        description="explicit: average linear gain, one row per user, one column per BS "
+        "(at most 1e3: no passive channel gains 30 dB).",
+    )  # fmt: skip
     path_loss: PathLoss = PathLoss()
     shadowing: Shadowing = Shadowing()
     fading: Fading = Fading()
@@ -189,13 +225,16 @@ class Channel(_Strict):
 
 
 class Power(_Strict):
-    levels_mw: list[Annotated[float, Field(ge=0)]] | None = Field(
-        None, description="Allowed transmit powers, mW (else min_mw:step_mw:max_mw)."
-    )
-    min_mw: float = Field(0.0, ge=0)
+    levels_mw: list[Annotated[float, Field(ge=0, le=10_000)]] | None = Field(
+        None, max_length=MAX_LEVELS,
+        description="Allowed transmit powers, mW (else min_mw:step_mw:max_mw).",
+    )  # fmt: skip
+    min_mw: float = Field(0.0, ge=0, le=10_000)
     max_mw: float = Field(40.0, gt=0, le=10_000)
-    step_mw: float = Field(1.0, gt=0)
-    initial_mw: float = Field(0.0, ge=0, description="Power of every user at time 0, mW.")
+    step_mw: float = Field(1.0, gt=0, le=10_000)
+    initial_mw: float = Field(
+        0.0, ge=0, le=10_000, description="Power of every user at time 0, mW."
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> Power:
@@ -221,15 +260,20 @@ class Power(_Strict):
 
 class Objective(_Strict):
     price_per_mw: float = Field(
-        0.0225, ge=0, description="Linear power cost in U = sum ln(1+R) - price * sum p, per mW."
+        0.0225, ge=0, le=1e6,
+        description="Linear power cost in U = sum ln(1+R) - price * sum p, per mW.",
     )
 
 
 class ConstraintsSpec(_Strict):
-    min_rate_bps: float | None = Field(None, ge=0, description="Per-user minimum rate, bit/s.")
-    max_total_power_mw: float | None = Field(None, gt=0, description="Total power budget, mW.")
+    min_rate_bps: float | None = Field(
+        None, ge=0, le=1e15, description="Per-user minimum rate, bit/s."
+    )
+    max_total_power_mw: float | None = Field(
+        None, gt=0, le=1e15, description="Total power budget, mW."
+    )
     max_interference_mw: float | None = Field(
-        None, gt=0, description="Cap on inter-cell interference received at each BS, mW."
+        None, gt=0, le=1e15, description="Cap on inter-cell interference received at each BS, mW."
     )
 
 
@@ -254,13 +298,18 @@ class Sync(_Strict):
     enabled: bool = Field(
         True, description="Attach a physical layer (ground truth) that reports channels."
     )
-    report_period_s: float = Field(0.1, gt=0, description="Time between channel reports, s.")
-    delay_s: float = Field(0.0, ge=0, description="Delay before a report reaches the twin, s.")
+    report_period_s: float = Field(
+        0.1, ge=MIN_PERIOD_S, le=1e6, description="Time between channel reports, s."
+    )
+    delay_s: float = Field(
+        0.0, ge=0, le=1e6, description="Delay before a report reaches the twin, s."
+    )
     error_db: float = Field(0.0, ge=0, le=30, description="Log-normal gain estimation error, dB.")
     drop_prob: float = Field(0.0, ge=0, lt=1, description="Probability a report is lost.")
     physical_seed: int | None = Field(
-        None, ge=0, description="Seed of the physical layer's own randomness (default: derived)."
-    )
+        None, ge=0, le=MAX_SEED,
+        description="Seed of the physical layer's own randomness (default: derived).",
+    )  # fmt: skip
     physical_channel: PhysicalChannel | None = Field(
         None,
         description="The physical layer's true channel where it differs from channel (the "
@@ -269,10 +318,13 @@ class Sync(_Strict):
 
 
 class Control(_Strict):
-    epoch_s: float = Field(1.0, gt=0, description="Time between controller decisions, s.")
-    controller: str = Field(
-        "coordinate", min_length=1, description="Controller spec, e.g. fixed:10, fpc, wmmse."
+    epoch_s: float = Field(
+        1.0, ge=MIN_PERIOD_S, le=1e6, description="Time between controller decisions, s."
     )
+    controller: str = Field(
+        "coordinate", min_length=1, max_length=500,
+        description="Controller spec, e.g. fixed:10, fpc, wmmse.",
+    )  # fmt: skip
 
 
 class Gates(_Strict):
@@ -298,7 +350,7 @@ class Gates(_Strict):
         "deployment, s (at least step_s).",
     )  # fmt: skip
     min_improvement: float = Field(
-        0.0,
+        0.0, ge=-1e12, le=1e12,
         description="The lower 95% confidence bound of the paired mean-utility improvement "
         "over the design in force must reach this (utility units, may be negative).",
     )
@@ -308,22 +360,22 @@ class Gates(_Strict):
         "sampled instants.",
     )  # fmt: skip
     min_rate_p5_bps: float | None = Field(
-        None, ge=0,
+        None, ge=0, le=1e15,
         description="The 5th-percentile user rate (mean over runs) must reach this, bit/s; "
         "null: not gated.",
     )  # fmt: skip
     max_validation_age_s: float = Field(
-        86_400.0, gt=0,
+        86_400.0, gt=0, le=1e10,
         description="A validation older than this (wall clock) no longer allows a deployment, s.",
     )  # fmt: skip
     realized_utility_tolerance: float | None = Field(
-        None, ge=0,
+        None, ge=0, le=1e12,
         description="A deployment is kept when its realized mean utility is at least the "
         "validated mean minus this (utility units); null: at least the 5th percentile of the "
         "validation runs' means.",
     )  # fmt: skip
     min_fresh_reports: int = Field(
-        3, ge=1,
+        3, ge=1, le=1_000_000,
         description="Channel reports measured after the new design took effect that an "
         "observation needs; with fewer the deployment cannot be judged and is rolled back.",
     )  # fmt: skip
@@ -333,10 +385,12 @@ class Scenario(_Strict):
     """A network, its channel, the objective and how the twin runs it."""
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
-    seed: int = Field(0, ge=0, description="Seed of every random process in the twin.")
+    description: str = Field("", max_length=MAX_TEXT)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of every random process in the twin.")
     duration_s: float = Field(10.0, gt=0, le=1e6, description="Simulated time, s.")
-    step_s: float = Field(0.1, gt=0, description="Channel and mobility update period, s.")
+    step_s: float = Field(
+        0.1, ge=MIN_PERIOD_S, le=1e6, description="Channel and mobility update period, s."
+    )
     area: Area = Area()
     base_stations: BaseStations
     users: Users
@@ -367,6 +421,11 @@ class Scenario(_Strict):
         if self.gates.window_s < self.step_s:
             raise ValueError(f"@gates.window_s: must be at least step_s ({self.step_s:g} s)")
         w, h = self.area.width_m, self.area.height_m
+        if self.users.placement != "list" and self.users.min_bs_distance_m >= math.hypot(w, h):
+            raise ValueError(
+                f"@users.min_bs_distance_m: {self.users.min_bs_distance_m:g} m is not less than "
+                f"the area's diagonal ({math.hypot(w, h):g} m): no user could be placed"
+            )
         for label, positions in (
             ("base_stations.positions_m", self.base_stations.positions_m),
             ("users.positions_m", self.users.positions_m),

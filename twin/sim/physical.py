@@ -17,6 +17,7 @@ from twin.radio.activity import UserActivity
 from twin.radio.network import RadioNetwork
 from twin.radio.uplink import Constraints, RadioMetrics, evaluate_power
 from twin.scenario.schema import Scenario
+from twin.sim.budget import check_budget
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class PhysicalLayer:
     """Ground truth: the real channel, the active users and the powers in force."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
+        check_budget(scenario, horizon_s=0.0)  # refuse a network this machine cannot hold
         seed = scenario.seed if seed is None else seed
         self.scenario = scenario
         own = physical_seed(scenario, seed)

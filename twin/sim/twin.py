@@ -23,6 +23,7 @@ from twin.radio.instance import ProblemInstance
 from twin.radio.network import RadioNetwork
 from twin.radio.uplink import Constraints
 from twin.scenario.schema import Scenario
+from twin.sim.budget import check_budget
 from twin.sim.kpi import KpiLog, percentile_kpis
 from twin.sim.physical import ChannelReport, PhysicalLayer, metrics_for
 
@@ -87,6 +88,7 @@ class Twin:
         physical: PhysicalLayer | None = None,
         calibration: Calibration | None = None,
     ):
+        check_budget(scenario, horizon_s=0.0)  # what building the networks holds
         self.scenario = scenario
         self.calibration = calibration
         self.seed = scenario.seed if seed is None else int(seed)
@@ -303,6 +305,7 @@ class Twin:
         until_us = to_us(self.scenario.duration_s if until_s is None else until_s)
         if until_us <= self.env.now:
             return self.kpis
+        check_budget(self.scenario, horizon_s=(until_us - self.env.now) / US_PER_S)
         if progress is None:
             self.env.run(until=until_us)
         else:

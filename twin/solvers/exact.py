@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from twin.core.errors import TooLargeError
@@ -15,23 +17,30 @@ EXHAUSTIVE_CHUNK_ROWS = 200_000
 DEFAULT_MAX_EVALUATIONS = 2_000_000
 
 
-def _approx(n: int) -> str:
-    """A huge count in short scientific form (``float(n)`` overflows beyond ~1e308)."""
-    if n < 10**300:
-        return f"{float(n):.3g}"
-    exponent = len(str(n)) - 1
-    return f"{int(str(n)[:3]) / 100:.3g}e+{exponent}"
+def _approx_log10(log10: float) -> str:
+    """A huge count, given by its base-10 logarithm, in short scientific form (neither a float,
+    which overflows beyond ~1e308, nor the exact integer, whose digits Python refuses to print
+    beyond 4300)."""
+    exponent = math.floor(log10)
+    return f"{10 ** (log10 - exponent):.3g}e+{exponent}"
 
 
 def check_exhaustive_size(instance: ProblemInstance, max_evaluations: int) -> int:
     """Number of combinations exhaustive search would score; refuse if above the limit."""
     n_levels, n_users = len(instance.levels_mw), instance.n_users
-    combos = n_levels**n_users  # Python int: no overflow
+    log10 = n_users * math.log10(max(n_levels, 1))
+    if log10 > math.log10(max(max_evaluations, 1)) + 1e-9:
+        raise TooLargeError(
+            f"exhaustive search over {n_levels} levels for {n_users} users needs "
+            f"{n_levels}^{n_users} = {_approx_log10(log10)} evaluations, above the limit of "
+            f"{max_evaluations:,}; use coordinate or wmmse (or raise max_evaluations)"
+        )
+    combos = n_levels**n_users  # small here: at most max_evaluations (and rounding)
     if combos > max_evaluations:
         raise TooLargeError(
             f"exhaustive search over {n_levels} levels for {n_users} users needs "
-            f"{n_levels}^{n_users} = {_approx(combos)} evaluations, above the limit of "
-            f"{max_evaluations:,}; use coordinate or wmmse (or raise max_evaluations)"
+            f"{combos:,} evaluations, above the limit of {max_evaluations:,}; use coordinate "
+            "or wmmse (or raise max_evaluations)"
         )
     return combos
 

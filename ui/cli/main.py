@@ -42,3 +42,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # the last resort: a bug, never a traceback on the terminal
+        where = log_internal_error(f"aign {' '.join(map(str, argv or sys.argv[1:]))}", exc)
+        print(f"aign {args.command}: internal error ({type(exc).__name__}); this is a bug in "
+              f"aign, not in your input. Details for the operator: {where}",
+              file=sys.stderr)  # fmt: skip
+        return INTERNAL_ERROR
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
+ERROR_LOG = "errors.log"
+
+
+def log_internal_error(context: str, exc: BaseException) -> str:
+    """Append the traceback to ``$AIGN_HOME/logs/errors.log`` (else the temporary folder) and
+    say where it went."""
+    import logging
+    import os
+    import tempfile
+    from pathlib import Path
+
+    home = Path(os.environ.get("AIGN_HOME") or "~/.aign").expanduser()
+    for folder in (home / "logs", Path(tempfile.gettempdir())):
+        path = folder / (ERROR_LOG if folder.name == "logs" else "aign-errors.log")
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8")
+        except OSError:
+            continue
+        logger = logging.getLogger("aign.internal")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            logger.error("%s failed", context, exc_info=exc)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+        return str(path)
+    return "nowhere (no writable log folder)"

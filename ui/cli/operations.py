@@ -14,7 +14,6 @@ network refused or did not answer: the output says what is in force).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,10 +111,19 @@ def _pct(block: dict[str, Any]) -> str:
 def _in_force_line(in_force: dict[str, Any] | None) -> str:
     if not in_force:
         return "in force: unknown"
+    if in_force.get("error"):
+        return (f"in force: unknown ({_clip(in_force['error'], 300)}); the log last recorded "
+                f"design {in_force.get('design')}")  # fmt: skip
     digest = in_force.get("digest") or in_force.get("design")
     since = f", since {in_force['applied_at']}" if in_force.get("applied_at") else ""
     op = f", operation #{in_force['operation']}" if in_force.get("operation") else ""
-    return f"in force: design {digest} ({in_force.get('source')}{since}{op})"
+    return f"in force: design {digest} ({_clip(in_force.get('source'))}{since}{op})"
+
+
+def _clip(text: Any, limit: int = 200) -> str:
+    """Text from the log or an element, cut for a terminal (older logs hold any length)."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -196,14 +204,10 @@ def validation_summary(report: dict[str, Any], log_path: str = "") -> str:
 
 
 def _read_report(path: str) -> dict[str, Any]:
-    from twin.core import DeploymentError
+    from twin.core import DeploymentError, JsonLimits, read_json
 
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeploymentError(f"cannot read the validation report {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise DeploymentError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    data = read_json(path, DeploymentError, JsonLimits(max_bytes=64_000_000),
+                     what="validation report")  # fmt: skip
     if not isinstance(data, dict):
         raise DeploymentError(f"{path}: a validation report is a JSON object")
     return data
@@ -260,12 +264,16 @@ def outcome_summary(data: dict[str, Any]) -> str:
 
 
 def cmd_deployments(args: argparse.Namespace) -> int:
-    from twin.rollout import LockedLogError, Operations, ReadOnlyLogError
+    from twin.core import DeploymentLogError
+    from twin.rollout import LostLogError, Operations
 
     try:
         ops = Operations()
-    except (ReadOnlyLogError, LockedLogError) as err:
-        # listing needs no write: read what is committed (WAL readers are never blocked)
+    except LostLogError:
+        raise
+    except DeploymentLogError as err:
+        # listing needs no write (read-only or full filesystem, a locked log): read what is
+        # committed (WAL readers are never blocked)
         print(f"aign: note: {err} Listing it read-only.", file=sys.stderr)
         ops = Operations(read_only=True)
     try:
@@ -311,7 +319,7 @@ def history_summary(data: dict[str, Any]) -> str:
             )
         lines.append(
             f"#{op['operation']:<4} {op['started_at']}  {op['scenario']}  {op['kind']:<9} "
-            f"{op['status']:<11} design {op['design']};{extra} {op['detail']}"
+            f"{op['status']:<11} design {op['design']};{extra} {_clip(op['detail'], 500)}"
         )
     return "\n".join(lines)
 

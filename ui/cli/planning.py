@@ -57,11 +57,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         write_json_atomic(args.out, finite(data))
     best = result.best
+    gap = data["designs"][0]["predicted"]["gap_to_reference"]
+    gap_text = f"{gap:.3%}" if gap is not None else "n/a (the reference utility is 0)"
     print(
         f"{'wrote ' + args.out + ': ' if args.out else ''}{len(data['designs'])} candidates in "
         f"{result.seconds * 1000:.0f} ms; best utility {best.predicted['utility']:.6g} "
         f"(feasible {best.predicted['feasible']}), reference {reference.source} {ref_u:.6g}, "
-        f"gap {data['designs'][0]['predicted']['gap_to_reference']:.3%}",
+        f"gap {gap_text}",
         file=sys.stderr if not args.out else sys.stdout,
     )
     for warning in result.warnings:

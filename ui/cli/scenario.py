@@ -10,17 +10,22 @@ from ui.cli.common import (
 
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
-    from twin.core import ScenarioError
+    from twin.core import ScenarioError, TooLargeError
     from twin.scenario import load_scenario
+    from twin.sim import check_budget
 
     failed = False
     for path in args.files:
         try:
             scenario = load_scenario(path)
+            check_budget(scenario)  # valid, but would simulate refuse it here?
         except ScenarioError as err:
             failed = True
             for problem in err.problems:
                 print(problem)
+        except TooLargeError as err:
+            failed = True
+            print(f"{path}: {err}")
         else:
             print(f"{path}: OK ({scenario.name}: {scenario.users.n} users, "
                   f"{scenario.base_stations.n} BSs)")  # fmt: skip

@@ -6,7 +6,41 @@ Callback bodies are module-level functions of plain values (tested without a bro
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+
 from dash import dcc, html
+
+log = logging.getLogger("aign.ui")
+# Folders whose absolute paths never reach a page (AIGN_HOME, the app's cache): each is
+# shown as its name instead (create_app registers them).
+_HIDDEN_PATHS: dict[str, str] = {}
+MAX_MESSAGE_CHARS = 2000  # a message longer than this is cut (an error can quote input)
+
+
+def hide_path(path: str | os.PathLike, shown_as: str) -> None:
+    """Show ``path`` (and what it resolves to) as ``shown_as`` in every page message."""
+    for form in {os.fspath(path), os.path.realpath(path)}:
+        if form and form != os.sep:
+            _HIDDEN_PATHS[form.rstrip(os.sep)] = shown_as
+
+
+def public_text(text: str) -> str:
+    """``text`` without internal absolute paths, cut to :data:`MAX_MESSAGE_CHARS`."""
+    for path in sorted(_HIDDEN_PATHS, key=len, reverse=True):
+        text = text.replace(path, _HIDDEN_PATHS[path])
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS] + " ..."
+    return re.sub(r"/tmp/aign-ui-cache-[A-Za-z0-9_]+", "<cache>", text)
+
+
+def unexpected(what: str, err: BaseException) -> html.Div:
+    """An error that is a bug: logged for the operator with its traceback; the page gets one
+    line without the exception's text (it can name internals)."""
+    log.error("%s failed", what, exc_info=err)
+    return message(f"{what} failed: an unexpected error ({type(err).__name__}); it was logged "
+                   "for the operator (the server log)", "error")  # fmt: skip
 
 # What the browser sends at most: above it dcc.Upload drops a file, and ui/assets/
 # upload_limit.js shows the wrapper's message instead. Set above the server's limits, so a
@@ -15,8 +49,9 @@ MAX_UPLOAD_BYTES = 8_000_000
 
 
 def message(text: str, kind: str = "info") -> html.Div:
-    """A message box: ``kind`` is ``error``, ``warning``, ``ok`` or ``info``."""
-    return html.Div(text, className=f"msg-{kind}")
+    """A message box: ``kind`` is ``error``, ``warning``, ``ok`` or ``info``. Internal paths
+    are hidden (:func:`public_text`)."""
+    return html.Div(public_text(str(text)), className=f"msg-{kind}")
 
 
 def field(label: str, component) -> html.Div:

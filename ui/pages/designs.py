@@ -3,14 +3,13 @@ predicted vs realized KPIs, and read the deployment history."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
-from twin.core import AignError
+from twin.core import AignError, parse_json
 from ui import figures, services
-from ui.pages import field, message, upload
+from ui.pages import field, message, unexpected, upload
 
 
 def layout(app_ctx) -> html.Div:
@@ -127,7 +126,7 @@ def generate_job(
     except AignError as err:
         return no_update, message(str(err), "error")
     except Exception as err:  # a job never shows a traceback
-        return no_update, message(f"generation failed: {type(err).__name__}: {err}", "error")
+        return no_update, unexpected("generation", err)
     ref = result["reference"]
     text = (f"{len(result['designs'])} designs for {scenario.name}; reference "
             f"({ref['source']}) utility {ref['predicted']['utility']:.6g}")  # fmt: skip
@@ -142,10 +141,7 @@ def upload_design(contents: str | None, filename: str | None, scenario_data, des
     try:
         text = services.decode_upload(contents, filename or "upload", "design JSON",
                                       services.MAX_DESIGN_BYTES)  # fmt: skip
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AignError(f"{filename}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        data = parse_json(text, str(filename), AignError)
         items = data["designs"] if isinstance(data, dict) and "designs" in data else [data]
         if not isinstance(items, list) or not items:
             raise AignError(f"{filename}: 'designs' must be a non-empty list")
@@ -221,7 +217,7 @@ def validate_job(set_progress, scenario_data, designs, index, runs, home) -> Any
     except AignError as err:
         return message(str(err), "error")
     except Exception as err:
-        return message(f"validation failed: {type(err).__name__}: {err}", "error")
+        return unexpected("validation", err)
     return validation_view(report)
 
 
@@ -247,8 +243,7 @@ def deploy_job(scenario_data, designs, index, home) -> tuple[Any, Any, Any]:
     except AignError as err:
         return message(str(err), "error"), no_update, no_update
     except Exception as err:
-        return (message(f"deployment failed: {type(err).__name__}: {err}", "error"), no_update,
-                no_update)  # fmt: skip
+        return unexpected("deployment", err), no_update, no_update
     status = outcome["status"]
     realized = (outcome.get("realized") or {}).get("utility") or {}
     text = f"deployment {status.replace('_', ' ')}: {outcome['message']}"

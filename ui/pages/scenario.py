@@ -9,7 +9,7 @@ from dash import ctx as dash_ctx
 
 from twin.core import AignError
 from ui import figures, services
-from ui.pages import message, upload
+from ui.pages import message, public_text, upload
 
 
 def layout(app_ctx) -> html.Div:
@@ -112,7 +112,7 @@ def network_figure(data: dict | None):
         scenario = services.scenario_from_text((data or {}).get("text"))
         graph = services.topology(scenario)
     except AignError as err:
-        return figures.empty_figure(str(err).split("\n", 1)[0])
+        return figures.empty_figure(public_text(str(err).split("\n", 1)[0]))
     return figures.network_map(
         graph,
         scenario.area.width_m,
@@ -127,7 +127,8 @@ def save(text: str | None, name: str | None, home) -> tuple[Any, Any]:
         path = services.save_scenario(text or "", (name or "").strip(), home)
     except AignError as err:
         return message(str(err), "error"), no_update
-    return message(f"saved {path}", "ok"), services.scenario_choices(home)
+    return (message(f"saved as {path.stem} (in the app's saved scenarios)", "ok"),
+            services.scenario_choices(home))  # fmt: skip
 
 
 def register(app, app_ctx) -> None:

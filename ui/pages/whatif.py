@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from twin.core import AignError
 from twin.sim import KpiLog
 from ui import figures, services
-from ui.pages import field, message
+from ui.pages import field, message, unexpected
 
 CONTROLLERS = ("scenario's own", "coordinate", "wmmse", "fpc", "max", "fixed:20", "random")
 KPIS = ("utility", "sum_rate_bps", "total_power_mw", "rate_bps_p5", "rate_bps_p50",
@@ -130,7 +130,7 @@ def run_job(
     except AignError as err:
         return no_update, message(str(err), "error")
     except Exception as err:  # a job never shows a traceback
-        return no_update, message(f"the run failed: {type(err).__name__}: {err}", "error")
+        return no_update, unexpected("the run", err)
     summary = run["summary"]
     text = (f"finished {run['label']}: mean utility {summary.get('mean_utility', 0):.4g}, "
             f"mean total power {summary.get('mean_total_power_mw', 0):.4g} mW, "

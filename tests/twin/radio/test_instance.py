@@ -93,3 +93,88 @@ def test_constraints_survive_json(tmp_path, fig3):
     inst = ProblemInstance(**{**fig3.__dict__, "constraints": Constraints(min_rate_bps=1e5)})
     inst.save(tmp_path / "c.json")
     assert ProblemInstance.load(tmp_path / "c.json").constraints.min_rate_bps == 1e5
+
+
+# --------------------------------------------------------------------------- hostile input
+def _fig3_dict() -> dict:
+    return {"format": "aign.instance/1", "gains": [[1.4e-12], [1.0e-12]], "assoc": [0, 0],
+            "noise_mw": 1e-10, "bandwidth_hz": 1e6, "levels_mw": list(range(41)),
+            "price": 0.0225}  # fmt: skip
+
+
+def _instance_text_refused(tmp_path, text: str) -> str:
+    path = tmp_path / "inst.json"
+    path.write_text(text)
+    with pytest.raises(InstanceError) as err:
+        ProblemInstance.load(path)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("noise_mw", True, "valid number"),  # true is not a number
+        ("noise_mw", "1e-10", "valid number"),  # nor is text
+        ("gains", [[1e308], [1e-12]], "at most 1000"),  # NaN utilities before
+        ("price", 1e300, "less than or equal to 1000000"),
+        ("assoc", [True, 0], "valid integer"),
+        ("levels_mw", list(range(20_000)), "at most 10001 items"),
+        ("noise_mw", 1e-300, "greater than or equal to"),
+    ],
+)
+def test_mistyped_or_implausible_instances_are_refused(tmp_path, field, value, message):
+    data = _fig3_dict() | {field: value}
+    assert message in _instance_text_refused(tmp_path, json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"noise_mw": Infinity', "must be finite"),
+        ('"price": 1e999', "out of range"),
+        ('"price": 0.1, "price": 0.2', "duplicate key 'price'"),
+    ],
+)
+def test_non_finite_and_duplicate_values_are_refused_in_the_file(tmp_path, text, message):
+    body = json.dumps(_fig3_dict()).replace('"price": 0.0225', text)
+    assert message in _instance_text_refused(tmp_path, body)
+
+
+def test_the_range_limits_keep_every_utility_finite():
+    extreme = ProblemInstance.from_dict(
+        _fig3_dict() | {"gains": [[1e3], [1e3]], "noise_mw": 1e-30, "bandwidth_hz": 1e12,
+                        "levels_mw": [0.0, 1e7], "price": 1e6}  # fmt: skip
+    )
+    for power in ([0.0, 0.0], [1e7, 0.0], [1e7, 1e7]):
+        assert np.isfinite(extreme.evaluate(np.array(power)).utility)
+
+
+@pytest.mark.parametrize(
+    ("power", "message"),
+    [(["28", "31"], "valid number"), ([True, 31], "valid number"), ([28, float("nan")], "")],
+)
+def test_designs_with_text_or_booleans_for_powers_are_refused(power, message):
+    data = {"format": "aign.design/1", "power_mw": power, "source": "x"}
+    with pytest.raises(DesignError) as err:
+        Design.from_dict(data)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("power", [["28", "31"], [True, 31], np.array([True, False])])
+def test_the_python_api_refuses_the_same_powers(fig3, power):
+    with pytest.raises(DesignError, match="must be a list of numbers"):
+        Design(power, "x")
+    with pytest.raises(DesignError, match="must be a list of numbers"):
+        fig3.check_power(power)
+
+
+def test_a_huge_design_source_is_refused(tmp_path):
+    path = tmp_path / "design.json"
+    path.write_text(json.dumps({"power_mw": [28, 31], "source": "x" * 10_000_000}))
+    with pytest.raises(DesignError, match="text of 10000000 characters; the limit is 100000"):
+        load_designs(path)
+    path.write_text(json.dumps({"power_mw": [28, 31], "source": "x" * 1000}))
+    with pytest.raises(DesignError, match="at most 200 characters"):
+        load_designs(path)
+    with pytest.raises(DesignError, match="1 to 200 characters"):
+        Design(np.array([28.0, 31.0]), "x" * 1000)

@@ -3,6 +3,7 @@ calibrating shrinks the prediction error on a mismatched network, and bad input 
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -100,6 +101,19 @@ def test_effective_counts_of_independent_and_frozen_samples():
     assert effective_counts(counts, 1.0) == pytest.approx([1, 1, 1])
     middle = effective_counts(counts, 0.5)
     assert 1 < middle[2] < 40
+
+
+def test_effective_counts_take_a_correlation_per_lag():
+    counts = np.array([1, 5, 40])
+    r = 0.5
+    np.testing.assert_allclose(effective_counts(counts, r ** np.arange(40)),
+                               effective_counts(counts, r))  # fmt: skip
+    # Jakes-like oscillating correlations: n / (1 + 2 sum (1 - k/n) c_k), by hand for n = 5.
+    c = np.array([1.0, 0.3, -0.1, 0.2, 0.0])
+    denom = 1 + 2 * sum((1 - k / 5) * c[k] for k in range(1, 5))
+    assert effective_counts(np.array([5]), c)[0] == pytest.approx(5 / denom)
+    with pytest.raises(ValueError, match="lags"):
+        effective_counts(np.array([5]), c[:3])
 
 
 # ------------------------------------------------------------------ the fit
@@ -305,6 +319,35 @@ def test_corrupt_or_foreign_files_are_refused(tmp_path, calibration):
         Calibration.from_dict(bad)
     with pytest.raises(CalibrationError, match="cannot read"):
         Calibration.load(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["path_loss"].update(intercept_db=-1e308), "intercept_db must be in"),
+        (lambda d: d.update(reports=True), "reports must be a whole number"),
+        (lambda d: d.update(samples="12"), "samples must be a whole number"),
+        (lambda d: d["scenario"].update(name=["x"]), "scenario.name must be text"),
+        (lambda d: d["shadowing"]["support"].update(weight_db=["1"] * len(
+            d["shadowing"]["support"]["weight_db"])), "must be an array of numbers"),
+        (lambda d: d["shadowing"].update(decorrelation_m=1e308), "decorrelation_m must be in"),
+    ],
+)
+def test_implausible_or_mistyped_calibrations_are_refused(calibration, change, message):
+    data = json.loads(json.dumps(calibration.to_dict()))
+    change(data)
+    with pytest.raises(CalibrationError, match=message):
+        Calibration.from_dict(data)
+
+
+def test_calibration_files_go_through_the_input_boundary(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"format": "aign.calibration/1", "format": "x"}')
+    with pytest.raises(CalibrationError, match="duplicate key 'format'"):
+        Calibration.load(path)
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(CalibrationError, match="not a regular file"):
+            Calibration.load("/dev/zero")
 
 
 def test_too_few_reports_are_refused(scenario):

@@ -185,7 +185,7 @@ def test_merge_keys_are_refused():
 def test_deep_nesting_is_refused_before_it_exhausts_the_stack():
     problem = only_problem("name: x\nseed: " + "[" * 50_000 + "]" * 50_000 + "\n")
     assert problem.line == 2
-    assert "nested" in problem.message
+    assert "nest" in problem.message
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_document_that_is_not_a_mapping_is_refused(text, line, kind):
 def test_python_tags_are_not_constructed():
     problem = only_problem(tiny("description: !!python/object/apply:os.getcwd []"))
     assert problem.line == 11
-    assert "could not determine a constructor" in problem.message
+    assert "!!python/object/apply:os.getcwd is not supported" in problem.message
 
 
 # ------------------------------------------------------------------ files
