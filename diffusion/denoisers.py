@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from diffusion.graph import EDGE_FEATURES, RADIO_FEATURES, STATIC_FEATURES
 
 TIME_FEATURES = 16
+DENSE_USERS = 512  # planning multiplies dense U x U matrices up to here, sparse above
 ESTIMATE_FLAGS = 1  # 1 when the radio features describe a previous estimate, 0 at the start
 
 
@@ -109,11 +110,19 @@ class StepLayer(nn.Module):
         w = torch.sigmoid(self.weight(edges)) * valid[..., None]
         return w / valid.sum(-1).clamp(min=1.0)[:, None, None]
 
-    def aggregators(self, neighbours, weights) -> list[torch.Tensor]:
-        """One sparse CSR ``U x U`` matrix per head (rows: victims, columns: interferers)."""
+    def aggregators(self, neighbours, weights) -> torch.Tensor | list[torch.Tensor]:
+        """The heads' ``U x U`` averaging matrices (rows: victims, columns: interferers):
+        one dense ``(heads, U, U)`` tensor up to :data:`DENSE_USERS` users (a batched
+        product is fastest there), else one sparse CSR matrix per head (``O(U k)``)."""
         n, k = neighbours.shape
         rows = torch.arange(n).repeat_interleave(k)
         cols = neighbours.reshape(-1)
+        if n <= DENSE_USERS:
+            dense = torch.zeros((self.heads, n, n))
+            for head in range(self.heads):
+                dense[head].index_put_((rows, cols), weights[..., head].reshape(-1),
+                                       accumulate=True)  # fmt: skip
+            return dense
         mats = []
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         for head in range(self.heads):
@@ -129,13 +138,15 @@ class StepLayer(nn.Module):
         if sparse is None:  # training: gather, differentiable in the weights
             xs = x[:, neighbours].reshape(k_cand, n, -1, self.heads, hidden // self.heads)
             gathered = (xs * weights[None, ..., None]).sum(2).reshape(k_cand, n, hidden)
-        else:  # planning: one sparse product per head over all candidates at once
-            xh = x.reshape(k_cand, n, self.heads, hidden // self.heads)
-            parts = [torch.sparse.mm(sparse[j], xh[:, :, j].transpose(0, 1).reshape(n, -1))
-                     for j in range(self.heads)]  # fmt: skip
-            gathered = torch.stack(
-                [p.reshape(n, k_cand, -1).transpose(0, 1) for p in parts], dim=2
-            ).reshape(k_cand, n, hidden)
+        else:  # planning: one product per head over all candidates at once
+            xh = x.reshape(k_cand, n, self.heads, hidden // self.heads).permute(2, 1, 0, 3)
+            xh = xh.reshape(self.heads, n, -1)  # (heads, U, K d)
+            if isinstance(sparse, torch.Tensor):
+                summed = torch.bmm(sparse, xh)
+            else:
+                summed = torch.stack([torch.sparse.mm(m, xh[j]) for j, m in enumerate(sparse)])
+            gathered = summed.reshape(self.heads, n, k_cand, -1).permute(2, 1, 0, 3)
+            gathered = gathered.reshape(k_cand, n, hidden)
         return h + F.silu(self.out(torch.cat([h, gathered], dim=-1)))
 
 
@@ -169,8 +180,13 @@ class GraphDenoiser(nn.Module):
         for layer in self.encoder:
             h = layer(h, neighbours, edges, valid)
         weights = [layer.edge_weights(edges, valid) for layer in self.step_layers]
+        embedding = self.encode_out(h)
+        first = self.step_in[0]
+        width = self.config.step_hidden
         return {
-            "embedding": self.encode_out(h),
+            "embedding": embedding,
+            # the step network's first layer on the embedding: the same at every step
+            "base": F.linear(embedding, first.weight[:, :width], first.bias),
             "neighbours": neighbours,
             "weights": weights,
             "sparse": [layer.aggregators(neighbours, w) for layer, w in
@@ -182,15 +198,18 @@ class GraphDenoiser(nn.Module):
         in ``[0, 1]``, radio features ``(K, U, R)``, ``estimated`` ``(K,)`` and goals
         ``(K, G)``."""
         k, n = x_t.shape
-        parts = [
-            encoded["embedding"][None].expand(k, -1, -1),
-            x_t[..., None],
-            radio,
-            estimated[:, None, None].expand(k, n, 1),
-            timestep_embedding(t)[:, None].expand(k, n, -1),
-            goal[:, None].expand(k, n, -1),
-        ]
-        h = self.step_in(torch.cat(parts, dim=-1))
+        # The first layer of step_in on [embedding, x_t, radio, estimated, time, goal],
+        # computed by parts: the embedding's share once per instance (encode), the
+        # per-candidate share (estimated, time, goal) once per candidate, the rest per user.
+        first, width, r = self.step_in[0], self.config.step_hidden, self.config.radio_features
+        w = first.weight
+        per_user = F.linear(torch.cat([x_t[..., None], radio], dim=-1), w[:, width:width + 1 + r])
+        per_candidate = F.linear(
+            torch.cat([estimated[:, None], timestep_embedding(t), goal], dim=-1),
+            w[:, width + 1 + r:],
+        )  # fmt: skip
+        pre = encoded["base"][None] + per_candidate[:, None] + per_user
+        h = self.step_in[2](self.step_in[1](pre))
         sparse = encoded["sparse"] or [None] * len(self.step_layers)
         for layer, weights, mats in zip(self.step_layers, encoded["weights"], sparse, strict=True):
             h = layer(h, encoded["neighbours"], weights, mats)

@@ -41,6 +41,8 @@ RADIO_FEATURES = (
     "gradient",  # tanh of dU/dp_i relative to the power price
     "power",  # p / p_max
     "contribution",  # tanh((ln(1 + R) - (price + interference price) p) / 5)
+    "best_response",  # the user's best level against the current state, priced: / p_max
+    "best_response_gain",  # tanh of what moving there would add to its priced value
     "rate_margin",  # tanh(ln((1 + R) / (1 + R_min)) / 2) where a minimum rate is imposed, else 0
     "budget_margin",  # tanh(2 (1 - sum p / budget)) where a budget is imposed, else 0
 )
@@ -118,6 +120,7 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
     cost = inst.price * p_max
     log_rate = np.log1p(state.rate_bps)
     contribution = log_rate - (inst.price + state.interference_price) * power_mw
+    best, gain = _priced_best_response(inst, state, power_mw)
     zeros = np.zeros_like(log_rate)
     min_rate = inst.constraints.min_rate_bps
     rate_margin = zeros if min_rate is None else np.tanh((log_rate - np.log1p(min_rate)) / 2.0)
@@ -133,7 +136,31 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
         np.tanh((benefit - price - cost) / max(cost, 1e-9)),
         power_mw / p_max,
         np.tanh(contribution / 5.0),
+        best / p_max,
+        np.tanh(gain),
         rate_margin,
         budget_margin,
     ], axis=-1)  # fmt: skip
     return torch.from_numpy(_clip(features))
+
+
+def _priced_best_response(
+    inst: ProblemInstance, state, power_mw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's best level with the interference it receives and its interference price
+    held (the local step of price-based power control: Huang, Berry and Honig 2006), and
+    how much its priced value ``ln(1 + R) - (price + interference price) p`` would rise
+    by moving there. ``O(K U L)``."""
+    levels = inst.levels_mw
+    g_serv = inst.gains[np.arange(inst.n_users), inst.assoc]
+    per_mw = g_serv / (inst.noise_mw + state.interference_mw)  # SINR per mW, (K, U)
+    unit = inst.price + state.interference_price  # (K, U)
+
+    def value(p):
+        return np.log1p(inst.bandwidth_hz * np.log2(1.0 + per_mw[..., None] * p)) - unit[
+            ..., None] * p  # fmt: skip
+
+    values = value(levels)  # (K, U, L)
+    best = np.argmax(values, axis=-1)
+    now = value(power_mw[..., None])[..., 0]
+    return levels[best], np.take_along_axis(values, best[..., None], -1)[..., 0] - now

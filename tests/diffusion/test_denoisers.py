@@ -34,9 +34,10 @@ def _predict(model, inst, x, sparse):
         return model.step(enc, x, torch.full((k,), 0.5), radio, torch.ones(k), goal)
 
 
-def test_planning_sparse_sum_equals_the_training_gather(model):
-    inst = _instance(30)
-    x = torch.randn((5, 30), generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
+@pytest.mark.parametrize("n", [30, 600])  # dense (<= 512 users) and sparse products
+def test_planning_products_equal_the_training_gather(model, n):
+    inst = _instance(n)
+    x = torch.randn((5, n), generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
     np.testing.assert_allclose(_predict(model, inst, x, True), _predict(model, inst, x, False),
                                rtol=1e-5, atol=1e-6)  # fmt: skip
 
