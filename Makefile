@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser redis run test lint bench bench-scale bench-mobile-env model clean
+.PHONY: setup browser redis run test lint bench bench-scale bench-mobile-env agents model clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,32 @@ bench-scale: setup
 bench-mobile-env: setup
 	bash benchmarks/compare_mobile_env.sh
 
+# The stage-1 agents that ship in models/sac and models/bcq (aign solve --method sac|bcq,
+# --controller sac|bcq without a folder): per-user SAC on a mix of the paper networks (the
+# dense paper-20 four times over, since its interference-limited optimum is the hardest to
+# learn), then per-user episodes of the expert, a noisy expert, random actions and that SAC,
+# then BCQ on them. Seeded: the same command gives the same agents on one machine. Only
+# agent.json and the safetensors weights are kept (TensorBoard logs and SB3's model.zip stay
+# in $(AGENTS_WORK)). Timings: benchmarks/RESULTS.md, "Stage 1 per-user".
+AGENTS_WORK := .agents-work
+AGENT_MIX := paper-20*4,paper-50*2,paper-80
+agents: setup
+	rm -rf $(AGENTS_WORK) && mkdir -p $(AGENTS_WORK)
+	nice $(BIN)/aign train sac --scenario '$(AGENT_MIX)' --seed 0 --checkpoint-every 0 \
+	  --out $(AGENTS_WORK)/sac --quiet
+	for n in 20 50 80; do \
+	  for p in coordinate noisy:coordinate,sigma=0.3 random sac:$(AGENTS_WORK)/sac; do \
+	    nice $(BIN)/aign collect --scenario paper-$$n --policy $$p --episodes 48 --seed $$n \
+	      --out $(AGENTS_WORK)/data --quiet || exit 1; \
+	  done; \
+	done
+	nice $(BIN)/aign train bcq --data $(AGENTS_WORK)/data --steps 3000 --seed 0 \
+	  --out $(AGENTS_WORK)/bcq --quiet
+	for a in sac bcq; do \
+	  rm -rf models/$$a && mkdir -p models/$$a && \
+	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \
+	done
+
 # The small default diffusion model that ships in models/paper (aign plan without --model):
 # trajectories of the paper scenarios (unconstrained, then each constraint alone with limits
 # drawn per episode: docs/diffusion.md), then training. Seeded: the same command gives the
@@ -57,21 +83,21 @@ model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
 	for n in 20 50 80; do \
 	  for p in coordinate noisy:coordinate,sigma=0.3 noisy:coordinate,sigma=0.8 random; do \
-	    $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
+	    $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
 	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
 	  done; \
 	done
 	for n in 20 50 80; do \
 	  for c in min-rate:1000 budget:2000; do \
 	    for p in coordinate:128 noisy:coordinate,sigma=0.3:64 noisy:coordinate,sigma=0.8:64; do \
-	      $(BIN)/aign collect --scenario paper-$$n --users $$n --max-users 80 \
+	      $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 \
 	        --impose $${c%:*} --policy $${p%:*} --episodes $${p##*:} --seed $$(( $${c##*:} + n )) \
 	        --out $(MODEL_DATA)/constrained --quiet || exit 1; \
 	    done; \
 	  done; \
 	done
 	for p in coordinate:192 noisy:coordinate,sigma=0.5:64 random:64; do \
-	  $(BIN)/aign collect --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
+	  $(BIN)/aign collect --formulation joint --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
 	    --episodes $${p##*:} --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
 	done
 	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/constrained \

@@ -1,7 +1,13 @@
 """Stage 1: the Gymnasium environment over the twin, SAC, labeled trajectory datasets, BCQ.
 
-Importing the package registers ``aign/PowerAllocation-v0``
-(``gymnasium.make("aign/PowerAllocation-v0", scenario="paper-fig3")``).
+Importing the package registers two environments:
+
+- ``aign/PowerAllocation-v0``: the joint MDP, the paper's literal reading (one action for all
+  users, padded to ``max_users``): ``gymnasium.make("aign/PowerAllocation-v0", scenario=...)``;
+- ``aign/PerUserPowerAllocation-v0``: the per-user MDP (one shared policy, local
+  observations, any user count): ``gymnasium.make(..., scenario=..., n_users=20)`` for one
+  instance, ``gymnasium.make_vec(..., num_envs=G, scenario=..., users=[20, 50, 80])`` for the
+  users of ``G`` groups of instances as the vector's slots.
 """
 
 import contextlib
@@ -16,10 +22,27 @@ with contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(ImportError)
 
 from agents.env import PowerAllocationEnv
 from agents.mdp import MDPConfig
+from agents.peruser import UserMDPConfig
+from agents.peruser_env import PerUserEnv, UserSlotsVectorEnv
 
 ENV_ID = "aign/PowerAllocation-v0"
+PER_USER_ENV_ID = "aign/PerUserPowerAllocation-v0"
 
 if ENV_ID not in gymnasium.registry:
     gymnasium.register(id=ENV_ID, entry_point="agents.env:PowerAllocationEnv")
+if PER_USER_ENV_ID not in gymnasium.registry:
+    gymnasium.register(
+        id=PER_USER_ENV_ID,
+        entry_point="agents.peruser_env:PerUserEnv",
+        vector_entry_point="agents.peruser_env:make_user_slots",
+    )
 
-__all__ = ["ENV_ID", "MDPConfig", "PowerAllocationEnv"]
+__all__ = [
+    "ENV_ID",
+    "PER_USER_ENV_ID",
+    "MDPConfig",
+    "PerUserEnv",
+    "PowerAllocationEnv",
+    "UserMDPConfig",
+    "UserSlotsVectorEnv",
+]

@@ -1,22 +1,31 @@
 """Offline baseline: BCQ (d3rlpy) trained on a stage-1 dataset, usable as a controller.
 
-d3rlpy reads the dataset through :meth:`TrajectoryDataset.to_d3rlpy`; the trained weights
-are saved with d3rlpy's ``save_model`` (a torch state dict) and loaded back with
-``weights_only=True``, next to an ``agent.json`` that records the MDP and the settings.
+The dataset's format picks the formulation: a per-user dataset (``aign collect``'s default,
+:mod:`agents.user_dataset`) trains one shared policy with a 1-D action on every user's
+episode, which then acts on any user count; a joint dataset trains the padded joint policy.
+d3rlpy reads either through its ``to_d3rlpy``. The networks' weights are saved as
+``policy.safetensors`` (agents trained before were saved with d3rlpy's ``save_model`` as
+``model.pt``, still read with ``torch.load(..., weights_only=True)``), next to an
+``agent.json`` that records the MDP and the settings.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
-from agents.dataset import TrajectoryDataset
-from agents.mdp import MDPConfig
-from agents.stored import AGENT_FILE, LoadedAgent, read_agent_meta
+from agents.dataset import TrajectoryDataset, manifest_format
+from agents.peruser import USER_FEATURES, UserMDPConfig
+from agents.stored import AGENT_FILE, LoadedAgent, agent_config, read_agent_meta
+from agents.user_dataset import USER_FORMAT, UserTrajectoryDataset
 from twin.core import AignError, write_json_atomic
+
+WEIGHTS = "policy.safetensors"
 
 
 @dataclass
@@ -30,7 +39,10 @@ class BCQArgs:
     seed: int = 0
     batch_size: int = 256
     gamma: float = 0.9
-    n_action_samples: int = 50  # candidate actions scored by the critics at decision time
+    # candidate actions scored by the critics (decision time and targets); None: 50 for joint
+    # data, 10 for per-user data (a 1-D action needs fewer, and each costs a forward pass
+    # of every network for every sample of the batch)
+    n_action_samples: int | None = None
     threads: int = 1  # torch CPU threads: small networks run far faster on one (benchmarks)
     progress: bool = False
 
@@ -49,10 +61,13 @@ def train_bcq(args: BCQArgs) -> Path:
     import d3rlpy
     from d3rlpy.logging import FileAdapterFactory
 
-    dataset = TrajectoryDataset.load(args.data)
+    per_user = manifest_format(args.data) == USER_FORMAT
+    dataset = (UserTrajectoryDataset if per_user else TrajectoryDataset).load(args.data)
     if dataset.n_episodes < 2:
         raise AignError(f"{args.data}: {dataset.n_episodes} episode(s) is too little to train on")
     out = Path(args.out)
+    if args.n_action_samples is None:
+        args = replace(args, n_action_samples=10 if per_user else 50)
     torch.set_num_threads(args.threads)
     d3rlpy.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -68,10 +83,12 @@ def train_bcq(args: BCQArgs) -> Path:
         save_interval=10**9,  # aign keeps its own weights file below
     )
     out.mkdir(parents=True, exist_ok=True)
-    algo.save_model(str(out / "model.pt"))
+    save_file(_weights(algo), str(out / WEIGHTS))
     meta = {
         "kind": "bcq",
+        "formulation": "per-user" if per_user else "joint",
         "mdp": dataset.header.mdp.to_dict(),
+        **({"features": list(USER_FEATURES)} if per_user else {}),
         "scenario": dataset.header.scenario,
         "dataset": str(args.data),
         "episodes": dataset.n_episodes,
@@ -81,21 +98,43 @@ def train_bcq(args: BCQArgs) -> Path:
     return out
 
 
+def _networks(algo) -> dict[str, torch.nn.Module]:
+    """BCQ's networks by name (d3rlpy's checkpointer also lists optimizers: not needed to act)."""
+    modules = algo.impl.modules.create_checkpointer("cpu:0").modules
+    return {k: m for k, m in modules.items() if isinstance(m, torch.nn.Module)}
+
+
+def _weights(algo) -> dict[str, torch.Tensor]:
+    return {f"{name}.{key}": value.detach().cpu().contiguous()
+            for name, module in _networks(algo).items()
+            for key, value in module.state_dict().items()}  # fmt: skip
+
+
 def load_bcq(path: str | Path) -> LoadedAgent:
-    """Rebuild BCQ from ``agent.json`` and load its state dict (``weights_only=True``)."""
+    """Rebuild BCQ from ``agent.json`` and its safetensors weights (or an older agent's
+    ``model.pt``, read with ``weights_only=True``)."""
     folder, meta = read_agent_meta(path, "bcq")
-    config = MDPConfig(**meta["mdp"])
-    weights = folder / "model.pt"
-    if not weights.exists():
-        raise AignError(f"{folder}: model.pt is missing")
+    config = agent_config(folder, meta)
     algo = _config(meta).create(device="cpu:0")
-    algo.create_impl((config.obs_dim,), config.max_users)
+    per_user = isinstance(config, UserMDPConfig)
+    algo.create_impl((config.obs_dim,), 1 if per_user else config.max_users)
+    weights = folder / WEIGHTS
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        # The modules d3rlpy's save_model wrote, by name (its own load_model does the same).
-        for name, module in algo.impl.modules.create_checkpointer("cpu:0").modules.items():
-            module.load_state_dict(state[name])
-    except (RuntimeError, OSError, KeyError, ValueError) as exc:
+        if weights.exists():
+            flat = load_file(str(weights))
+            for name, module in _networks(algo).items():
+                prefix = f"{name}."
+                module.load_state_dict({k[len(prefix):]: v for k, v in flat.items()
+                                        if k.startswith(prefix)})  # fmt: skip
+        elif (folder / "model.pt").exists():
+            weights = folder / "model.pt"
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            # The modules d3rlpy's save_model wrote, by name (its own load_model does the same).
+            for name, module in algo.impl.modules.create_checkpointer("cpu:0").modules.items():
+                module.load_state_dict(state[name])
+        else:
+            raise AignError(f"{folder}: {WEIGHTS} is missing")
+    except (RuntimeError, OSError, KeyError, ValueError, SafetensorError) as exc:
         raise AignError(f"{weights}: cannot load the BCQ weights ({exc})") from None
 
     def predict(obs: np.ndarray) -> np.ndarray:

@@ -25,7 +25,11 @@ from agents.dataset import (
 )
 from agents.env import PowerAllocationEnv
 from agents.policies import make_policy
+from agents.user_collect import run_user_batch, user_counts, user_env, user_header
+from agents.user_dataset import UserTrajectoryWriter
+from agents.user_policies import make_user_policy
 from twin.compute import Executor, TaskError, TaskFailure, make_executor
+from twin.core import AignError
 from twin.scenario import Scenario, load_scenario
 
 
@@ -45,6 +49,7 @@ class CollectArgs:
     environment_seed: int = 0  # the sampler's environment (shadowing fields)
     noise_jitter_db: float = 0.0
     impose: ConstraintDraw | None = None  # per-episode constraint limits (--impose)
+    formulation: str = "joint"  # "joint" (padded episodes) or "per-user" (agents.user_dataset)
 
 
 def make_env_fn(
@@ -92,6 +97,8 @@ class BatchTask:
 
 def run_batch(task: BatchTask) -> dict[str, np.ndarray]:
     """Roll one batch of episodes in its own vector environment (an executor's task)."""
+    if task.args.formulation == "per-user":
+        return run_user_batch(task.args, task.scenario, task.indices)
     make = make_env_fn(task.args, task.scenario)
     vec = gym.vector.SyncVectorEnv([make for _ in range(task.num_envs)])
     try:
@@ -118,14 +125,27 @@ def collect(
     Returns a small report: episodes stored before, collected now, and the dataset path.
     """
     scenario = load_scenario(args.scenario)
-    make = make_env_fn(args, scenario)
-    probe = make()
-    policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
-    writer = TrajectoryWriter(args.out, header_for(probe))
+    if args.formulation == "per-user":
+        if args.max_users is not None:
+            raise AignError("--max-users pads joint episodes; per-user episodes take any "
+                            "number of users (drop it, or use --formulation joint)")  # fmt: skip
+        probe = user_env(args, scenario, user_counts(args, scenario)[0])
+        policy = make_user_policy(args.policy, probe.config, seed=args.seed)  # refuse early
+        writer: TrajectoryWriter = UserTrajectoryWriter(args.out, user_header(probe))
+        counts = user_counts(args, scenario)
+        stream = "per-user|"
+    elif args.formulation == "joint":
+        probe = make_env_fn(args, scenario)()
+        policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
+        writer = TrajectoryWriter(args.out, header_for(probe))
+        counts = list(probe.user_counts)
+        stream = ""
+    else:
+        raise AignError(f"unknown formulation {args.formulation!r}; use per-user or joint")
     source = policy.name
     # What identifies this command's episodes, so that rerunning it resumes it.
-    stream = (
-        f"{probe.scenario.name}|{source}|users={list(probe.user_counts)}|seed={args.seed}|"
+    stream += (
+        f"{probe.scenario.name}|{source}|users={counts}|seed={args.seed}|"
         f"environment_seed={args.environment_seed}|noise_jitter_db={args.noise_jitter_db:g}"
     )
     if args.impose is not None:  # (kept out of unconstrained streams: they resume as before)

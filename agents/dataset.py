@@ -101,22 +101,45 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def manifest_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` a dataset folder's manifest declares (None when unreadable)."""
+    try:
+        data = read_json(Path(path) / "dataset.json", DatasetError, what="dataset manifest")
+    except AignError:
+        return None
+    return data.get("format") if isinstance(data, dict) else None
+
+
+def _read_manifest(
+    path: Path,
+    fmt: str = FORMAT,
+    readable: tuple[int, ...] = READABLE_VERSIONS,
+    current: int = VERSION,
+) -> dict[str, Any]:
     manifest = path / "dataset.json"
     if not manifest.exists():
         raise DatasetError(f"{path}: not a dataset (no dataset.json); create one with aign collect")
     data = read_json(manifest, DatasetError, what="dataset manifest")
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DatasetError(f"{manifest}: not an {FORMAT} manifest")
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        other = data.get("format") if isinstance(data, dict) else None
+        raise DatasetError(f"{manifest}: not an {fmt} manifest" + (
+            f" (it is {other}: {FORMAT_USE.get(other, 'another format')})" if other else ""))
     version = data.get("version")
-    if version not in READABLE_VERSIONS:
-        newer = isinstance(version, int) and version > VERSION
+    if version not in readable:
+        newer = isinstance(version, int) and version > current
         hint = "upgrade aign to read it" if newer else "re-collect it with this aign"
         raise DatasetError(
             f"{manifest}: dataset version {version!r}, this aign reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}; {hint}"
+            f"{', '.join(map(str, readable))}; {hint}"
         )
     return data
+
+
+# Which format each learner reads, for the errors above.
+FORMAT_USE = {
+    "aign.trajectories": "joint-formulation episodes, padded to max_users",
+    "aign.user-trajectories": "per-user episodes (aign collect --formulation per-user)",
+}
 
 
 def header_limits(header: DatasetHeader) -> np.ndarray:
@@ -143,19 +166,23 @@ def imposed_summary(limits: np.ndarray, ok: np.ndarray) -> dict[str, dict[str, A
 
 
 class TrajectoryWriter:
-    """Appends episodes to a dataset folder, one atomic shard per call."""
+    """Appends episodes to a dataset folder, one atomic shard per call.
 
-    def __init__(self, path: str | os.PathLike, header: DatasetHeader):
+    Subclasses write other formats by changing the class attributes below."""
+
+    FORMAT, VERSION, READABLE, FIELDS = FORMAT, VERSION, READABLE_VERSIONS, FIELDS
+
+    def __init__(self, path: str | os.PathLike, header):
         self.path = Path(path)
         self.header = header
         if (self.path / "dataset.json").exists():
-            self.manifest = _read_manifest(self.path)
-            if self.manifest["version"] != VERSION:
+            self.manifest = _read_manifest(self.path, self.FORMAT, self.READABLE, self.VERSION)
+            if self.manifest["version"] != self.VERSION:
                 raise DatasetError(
                     f"{self.path}: a version {self.manifest['version']} dataset; this aign "
-                    f"writes version {VERSION}: write to a new --out (both can be trained on)"
+                    f"writes version {self.VERSION}: write to a new --out (both can be trained on)"
                 )
-            existing = DatasetHeader.from_dict(self.manifest["header"])
+            existing = type(header).from_dict(self.manifest["header"])
             differ = existing.compatible(header)
             if differ:
                 raise DatasetError(
@@ -165,8 +192,8 @@ class TrajectoryWriter:
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self.manifest = {
-                "format": FORMAT,
-                "version": VERSION,
+                "format": self.FORMAT,
+                "version": self.VERSION,
                 "header": header.to_dict(),
                 "constraint_names": list(CONSTRAINT_NAMES),
                 "env_param_names": list(ENV_PARAM_NAMES),
@@ -196,7 +223,8 @@ class TrajectoryWriter:
         name = f"shard-{hashlib.sha1(stream.encode()).hexdigest()[:8]}-{first:08d}-{n:05d}.npz"
         tmp = self.path / f".{name}.tmp"
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{k: _as_field(k, episodes[k]) for k in FIELDS})
+            np.savez_compressed(fh, **{k: _as_field(episodes[k], dtype)
+                                       for k, dtype in self.FIELDS.items()})  # fmt: skip
         os.replace(tmp, self.path / name)
         self.manifest["shards"].append(
             {"file": name, "source": source, "stream": stream, "scenario": scenario,
@@ -377,8 +405,7 @@ class TrajectoryDataset:
         )
 
 
-def _as_field(name: str, values) -> np.ndarray:
-    dtype = FIELDS[name]
+def _as_field(values, dtype: str) -> np.ndarray:
     return np.asarray(values, dtype=None if dtype == "str" else dtype)
 
 

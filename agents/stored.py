@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.mdp import MDPConfig
+from agents.peruser import USER_FEATURES, UserMDPConfig
 from twin.core import AignError, read_json
 
 AGENT_FILE = "agent.json"
@@ -27,9 +28,14 @@ class LoadedAgent:
 
     kind: str
     path: Path
-    config: MDPConfig
+    config: MDPConfig | UserMDPConfig
     predict: Callable[[np.ndarray], np.ndarray]
     meta: dict[str, Any]
+
+    @property
+    def per_user(self) -> bool:
+        """Whether the policy acts per user (any user count) or jointly (padded)."""
+        return isinstance(self.config, UserMDPConfig)
 
 
 def agent_dir(path: str | Path) -> Path:
@@ -51,3 +57,19 @@ def read_agent_meta(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
     if meta.get("kind") != kind:
         raise AignError(f"{folder} holds a {meta.get('kind')!r} agent, not {kind!r}")
     return folder, meta
+
+
+def agent_config(folder: Path, meta: dict[str, Any]) -> MDPConfig | UserMDPConfig:
+    """The MDP an agent was trained on; a per-user agent must observe what aign computes."""
+    try:
+        if meta.get("formulation", "joint") == "joint":
+            return MDPConfig(**meta["mdp"])
+        config = UserMDPConfig.from_dict(meta["mdp"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AignError(f"{folder}/{AGENT_FILE}: malformed MDP settings ({exc})") from None
+    if list(meta.get("features", [])) != list(USER_FEATURES):
+        raise AignError(
+            f"{folder}: the agent observes features {meta.get('features')}, this aign computes "
+            f"{list(USER_FEATURES)}; retrain it with this aign"
+        )
+    return config

@@ -185,7 +185,8 @@ def sac_throughput(scenario: str, args: Args, work: Path) -> tuple[dict, Path]:
     def run(n_envs: int, steps: int = steps, starts: int = starts) -> float:
         folders.append(Path(tempfile.mkdtemp(dir=work)))
         return _timed(train_sac, SACArgs(scenario=scenario, out=str(folders[-1]), steps=steps,
-                                         n_envs=n_envs, learning_starts=starts,
+                                         formulation="joint", n_envs=n_envs,
+                                         learning_starts=starts,
                                          checkpoint_every=0))  # fmt: skip
 
     # Warm-up: torch and SB3 first-use costs stay out of the pairs.
@@ -294,7 +295,7 @@ def run_seed(ev: EvalSet, seed: int, args: Args, work: Path) -> dict:
     folder = work / ev.scenario / f"seed-{seed}"
     clock = time.perf_counter()
     sac_dir = train_sac(SACArgs(scenario=ev.scenario, out=str(folder / "sac"),
-                                steps=args.sac_steps, seed=seed,
+                                formulation="joint", steps=args.sac_steps, seed=seed,
                                 learning_starts=args.sac_learning_starts, checkpoint_every=0,
                                 environment_seed=TRAIN_ENVIRONMENT_SEED))  # fmt: skip
     sac_s, clock = time.perf_counter() - clock, time.perf_counter()

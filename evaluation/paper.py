@@ -16,14 +16,20 @@ the planner ends over noise seeds 0-9.
 - *references*: :func:`twin.solvers.best_reference` (the better of ``coordinate:starts=8``
   and WMMSE at these sizes), plus max power and WMMSE alone;
 - *diffusion*: the planner (``--model``, default the shipped ``models/paper``), noise seed s;
-- *SAC*: trained for this seed on the scenario (environment 0), rolled out from 0 mW;
-- *BCQ*: trained offline on a dataset of coordinate, ``noisy:coordinate``, random and this
-  seed's SAC episodes (environment 0), rolled out from 0 mW.
+- *SAC*, *BCQ* (per-user, the default formulation): trained once per seed, as ``make agents``
+  trains the shipped agents (:func:`train_user_agents`: SAC on the mix ``AGENT_MIX`` of the
+  three networks, then BCQ on per-user episodes of coordinate, ``noisy:coordinate``, random
+  and that SAC), and evaluated on every row, including ``large_users`` users in the
+  ``large_scenario`` layout, a size no agent was trained on;
+- *SAC (joint)*, *BCQ (joint)* (the paper-faithful ablation): trained for this seed on the
+  scenario alone (environment 0), BCQ on joint episodes of the same four sources; they
+  cannot act beyond the ``max_users`` they were padded to, so not on the large row.
 
 Each design's utility is divided by its instance's best reference (``share_of_reference``);
 a seed's figure is the mean over its instances, and the table gives the mean over seeds with
-a 95% t-interval over seeds. ``seconds_per_design`` is the wall time to produce one design
-(planning, solving or the agent's rollout; training is reported apart, per seed).
+a 95% t-interval over seeds, and the worst instance over every seed. ``seconds_per_design``
+is the wall time to produce one design (planning, solving or the agent's rollout; training
+is reported apart, per seed).
 """
 
 from __future__ import annotations
@@ -54,7 +60,10 @@ EVAL_SEED_BASE = 2_000_003  # instance k of seed s: default_rng([EVAL_SEED_BASE,
 COLLECT_SEED_STRIDE = 100_000  # seed s collects episodes (s + 1) * stride + k
 NOISY_EXPERT = "noisy:coordinate,sigma=0.3"
 MIX = ("coordinate", NOISY_EXPERT, "random")  # plus the seed's SAC
-METHODS = ("reference", "max power", "wmmse", "diffusion", "sac", "bcq")
+AGENT_MIX = "paper-20*4,paper-50*2,paper-80"  # the Makefile's AGENT_MIX (make agents)
+METHODS = ("reference", "max power", "wmmse", "diffusion", "sac", "bcq", "sac (joint)",
+           "bcq (joint)")  # fmt: skip
+FORMULATIONS = ("per-user", "joint")
 CSV_FIELDS = ("scenario", "method", "seed", "instance", "utility", "share_of_reference",
               "seconds_per_design")  # fmt: skip
 
@@ -68,9 +77,15 @@ class PaperArgs:
     scenarios: tuple[str, ...] = SCENARIOS
     seeds: int = 3
     instances: int = 30  # held-out instances per scenario and seed
-    sac_steps: int = 5000
+    formulations: tuple[str, ...] = FORMULATIONS
+    user_sac_steps: int | None = None  # per-user SAC user transitions (None: SAC's default)
+    user_episodes: int = 48  # per-user BCQ data: episodes per scenario and behaviour policy
+    user_bcq_steps: int = 3_000  # per-user BCQ gradient steps (make agents')
+    large_users: int = 200  # the row at a size never trained on (0: none)
+    large_scenario: str = "paper-80"  # whose layout the large row samples
+    sac_steps: int = 5000  # joint SAC env steps
     sac_learning_starts: int = 500
-    episodes_per_source: int = 100  # per behaviour policy (4) in BCQ's dataset
+    episodes_per_source: int = 100  # joint BCQ data: per behaviour policy (4)
     bcq_steps: int = 2000
     bcq_batch_size: int = 128
     bcq_action_samples: int = 10
@@ -83,7 +98,8 @@ class PaperArgs:
 
 # What --quick changes (an explicitly given --seeds etc. still wins: see with_quick).
 QUICK = {"seeds": 2, "instances": 8, "sac_steps": 1000, "sac_learning_starts": 200,
-         "episodes_per_source": 16, "bcq_steps": 300}  # fmt: skip
+         "episodes_per_source": 16, "bcq_steps": 300, "user_sac_steps": 20_000,
+         "user_episodes": 8, "user_bcq_steps": 500}  # fmt: skip
 
 
 def with_quick(args: PaperArgs, given: set[str]) -> PaperArgs:
@@ -95,8 +111,9 @@ def with_quick(args: PaperArgs, given: set[str]) -> PaperArgs:
 
 def check(args: PaperArgs) -> PaperArgs:
     for name in ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps",
-                 "candidates", "plan_steps", "threads"):  # fmt: skip
-        if name == "candidates" and args.candidates is None:
+                 "candidates", "plan_steps", "threads", "user_sac_steps", "user_episodes",
+                 "user_bcq_steps"):  # fmt: skip
+        if name in ("candidates", "user_sac_steps") and getattr(args, name) is None:
             continue
         if getattr(args, name) < 1:
             raise AignError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -104,6 +121,12 @@ def check(args: PaperArgs) -> PaperArgs:
         args = dataclasses.replace(args, sac_learning_starts=max(1, args.sac_steps // 4))
     if not args.scenarios:
         raise AignError("no scenarios to benchmark")
+    unknown = set(args.formulations) - set(FORMULATIONS)
+    if unknown or not args.formulations:
+        raise AignError(f"--formulations: choose from {', '.join(FORMULATIONS)}, got "
+                        f"{', '.join(args.formulations) or 'none'}")  # fmt: skip
+    if args.large_users < 0:
+        raise AignError(f"--large-users must be >= 0, got {args.large_users}")
     return args
 
 
@@ -170,12 +193,23 @@ def fig3(planner) -> dict:
 
 
 # --------------------------------------------------------------------------- table I
-def held_out(scenario_name: str, seed: int, n: int) -> list:
+def held_out(scenario_name: str, seed: int, n: int, n_users: int | None = None) -> list:
     from twin.radio import InstanceSampler
     from twin.scenario import load_scenario
 
     sampler = InstanceSampler(load_scenario(scenario_name), seed=EVAL_ENVIRONMENT_BASE + seed)
-    return [sampler.sample(np.random.default_rng([EVAL_SEED_BASE, seed, k])) for k in range(n)]
+    return [sampler.sample(np.random.default_rng([EVAL_SEED_BASE, seed, k]), n_users)
+            for k in range(n)]  # fmt: skip
+
+
+def large_row(args: PaperArgs) -> str | None:
+    """The name of the row at a size no agent trained on (``paper-80@200``), if any."""
+    return f"{args.large_scenario}@{args.large_users}" if args.large_users else None
+
+
+def row_instances(row: str, seed: int, args: PaperArgs) -> list:
+    scenario, _, users = row.partition("@")
+    return held_out(scenario, seed, args.instances, int(users) if users else None)
 
 
 def _quiet():
@@ -188,8 +222,52 @@ def _quiet():
     return contextlib.redirect_stdout(io.StringIO())
 
 
+def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Path, dict]:
+    """Per-user SAC and BCQ for one seed, as ``make agents`` builds the shipped ones: its
+    recipe with this seed (seed 0 is ``make agents`` itself; seed ``s`` collects episode ``k``
+    of network ``paper-N`` with seed ``s * COLLECT_SEED_STRIDE + N + k``)."""
+    from agents.bcq import BCQArgs, train_bcq
+    from agents.collect import CollectArgs, collect
+    from agents.sac import SACArgs, train_sac
+
+    folder = work / "per-user" / f"seed-{seed}"
+    with _quiet():
+        sac_dir, sac_s = _timed(_reuse_or(train_sac), SACArgs(
+            scenario=AGENT_MIX, out=str(folder / "sac"), steps=args.user_sac_steps, seed=seed,
+            checkpoint_every=0, environment_seed=TRAIN_ENVIRONMENT_SEED,
+            threads=args.threads))  # fmt: skip
+        data = folder / "data"
+        clock = time.perf_counter()
+        for scenario in SCENARIOS:
+            n = int(scenario.removeprefix("paper-"))
+            for policy in (*MIX, f"sac:{sac_dir}"):
+                collect(CollectArgs(scenario, policy, args.user_episodes, str(data),
+                                    seed=seed * COLLECT_SEED_STRIDE + n,
+                                    environment_seed=TRAIN_ENVIRONMENT_SEED,
+                                    formulation="per-user"))  # fmt: skip
+        collect_s = time.perf_counter() - clock
+        bcq_dir, bcq_s = _timed(train_bcq, BCQArgs(
+            data=str(data), out=str(folder / "bcq"), steps=args.user_bcq_steps, seed=seed,
+            threads=args.threads))  # fmt: skip
+    return sac_dir, bcq_dir, {"scenario": "per-user (all rows)", "seed": seed,
+                              "sac_train_s": sac_s, "collect_s": collect_s,
+                              "bcq_train_s": bcq_s}  # fmt: skip
+
+
+def _reuse_or(train):
+    """``train``, unless ``--workdir`` already holds the finished agent (then reused: a rerun
+    resumes where an interrupted one stopped; collections resume by themselves)."""
+
+    def run(args):
+        if (Path(args.out) / "agent.json").exists():
+            return Path(args.out)
+        return train(args)
+
+    return run
+
+
 def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple[Path, Path, dict]:
-    """SAC on the scenario, then BCQ on a mixed dataset; folders and training seconds."""
+    """Joint SAC on the scenario, then joint BCQ on a mixed dataset (the ablation)."""
     from agents.bcq import BCQArgs, train_bcq
     from agents.collect import CollectArgs, collect
     from agents.sac import SACArgs, train_sac
@@ -197,7 +275,8 @@ def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple
     folder = work / scenario / f"seed-{seed}"
     with _quiet():
         sac_dir, sac_s = _timed(train_sac, SACArgs(
-            scenario=scenario, out=str(folder / "sac"), steps=args.sac_steps, seed=seed,
+            scenario=scenario, out=str(folder / "sac"), formulation="joint",
+            steps=args.sac_steps, seed=seed,
             learning_starts=args.sac_learning_starts, checkpoint_every=0,
             environment_seed=TRAIN_ENVIRONMENT_SEED, threads=args.threads))  # fmt: skip
         data = folder / "data"
@@ -214,17 +293,23 @@ def train_agents(scenario: str, seed: int, args: PaperArgs, work: Path) -> tuple
     return sac_dir, bcq_dir, {"sac_train_s": sac_s, "collect_s": collect_s, "bcq_train_s": bcq_s}
 
 
-def run_seed(scenario: str, seed: int, planner, args: PaperArgs, work: Path) -> tuple[list, dict]:
-    """Tidy rows of every method on this seed's held-out instances, and training times."""
+def run_seed(row: str, seed: int, planner, args: PaperArgs, work: Path,
+             user_agents: dict) -> tuple[list, dict | None]:
+    """Tidy rows of every method on this seed's held-out instances of ``row`` (a scenario,
+    or ``SCENARIO@USERS``), and the joint agents' training times."""
     from agents.controllers import load_agent, rollout
     from agents.mdp import initial_power
     from twin.scenario import load_scenario
     from twin.solvers import best_reference, solve
 
+    scenario, _, large = row.partition("@")
     initial_mw = load_scenario(scenario).power.initial_mw
-    instances = held_out(scenario, seed, args.instances)
-    sac_dir, bcq_dir, train = train_agents(scenario, seed, args, work)
-    agents = {"sac": load_agent("sac", sac_dir), "bcq": load_agent("bcq", bcq_dir)}
+    instances = row_instances(row, seed, args)
+    agents, train = dict(user_agents), None
+    if "joint" in args.formulations and not large:
+        sac_dir, bcq_dir, train = train_agents(scenario, seed, args, work)
+        agents.update({"sac (joint)": load_agent("sac", sac_dir),
+                       "bcq (joint)": load_agent("bcq", bcq_dir)})  # fmt: skip
     rows = []
     for k, inst in enumerate(instances):
         designs: dict[str, tuple[np.ndarray, float]] = {}
@@ -233,17 +318,18 @@ def run_seed(scenario: str, seed: int, planner, args: PaperArgs, work: Path) -> 
         for method, spec in (("max power", "max"), ("wmmse", "wmmse")):
             d, s = _timed(solve, inst, spec)
             designs[method] = (d.power_mw, s)
-        plan, s = _timed(planner.plan, inst, seed=seed, recover_actions=False)
-        designs["diffusion"] = (plan.best.power_mw, s)
+        if not large:  # the planner refuses more users than it was trained on
+            plan, s = _timed(planner.plan, inst, seed=seed, recover_actions=False)
+            designs["diffusion"] = (plan.best.power_mw, s)
         start = initial_power(inst, initial_mw)
         for kind, agent in agents.items():
             p, s = _timed(rollout, agent, inst, start)
             designs[kind] = (p, s)
         ref_u = float(inst.objective(designs["reference"][0])[0])
-        for method in METHODS:
+        for method in (m for m in METHODS if m in designs):
             power, seconds = designs[method]
             u = float(inst.objective(power)[0])
-            rows.append({"scenario": scenario, "method": method, "seed": seed, "instance": k,
+            rows.append({"scenario": row, "method": method, "seed": seed, "instance": k,
                          "utility": u, "share_of_reference": u / ref_u,
                          "seconds_per_design": seconds})  # fmt: skip
     return rows, train
@@ -257,6 +343,8 @@ def summarize(rows: list[dict]) -> list[dict]:
     for scenario in scenarios:
         for method in METHODS:
             mine = [r for r in rows if r["scenario"] == scenario and r["method"] == method]
+            if not mine:
+                continue
             seeds = sorted({r["seed"] for r in mine})
             per_seed = {
                 key: [np.mean([r[key] for r in mine if r["seed"] == s]) for s in seeds]
@@ -267,6 +355,7 @@ def summarize(rows: list[dict]) -> list[dict]:
             out.append({"scenario": scenario, "method": method, "seeds": len(seeds),
                         "instances": len(mine), "utility": u, "utility_ci95": u_ci,
                         "share": sh, "share_ci95": sh_ci,
+                        "worst_share": float(min(r["share_of_reference"] for r in mine)),
                         "seconds_per_design": float(np.mean([r["seconds_per_design"]
                                                              for r in mine]))})  # fmt: skip
     return out
@@ -274,7 +363,8 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 # --------------------------------------------------------------------------- outputs
 LABELS = {"reference": "best reference", "max power": "max power", "wmmse": "WMMSE",
-          "diffusion": "diffusion planner", "sac": "SAC", "bcq": "BCQ"}  # fmt: skip
+          "diffusion": "diffusion planner", "sac": "SAC", "bcq": "BCQ",
+          "sac (joint)": "SAC (joint)", "bcq (joint)": "BCQ (joint)"}  # fmt: skip
 
 
 def _pm(mean: float, half: float | None, digits: int) -> str:
@@ -306,25 +396,30 @@ def markdown(result: dict) -> str:
         f"**Table I** (held-out instances: {a['instances']} per scenario and seed, "
         f"{a['seeds']} seed(s); mean over seeds ± 95% t-interval over seeds"
         f"{'; one seed gives no interval' if a['seeds'] < 2 else ''}). "
-        f"Budgets: SAC {a['sac_steps']} env steps; BCQ {a['bcq_steps']} gradient steps on "
-        f"{4 * a['episodes_per_source']} episodes (coordinate, noisy coordinate, random, SAC); "
-        f"planner K = {a['candidates'] or 'by size (16 at 80 users)'}, {a['plan_steps']} DDIM "
-        f"steps, model "
-        f"`{result['model']}`.",
+        f"Budgets: per-user SAC {a['user_sac_steps'] or 'default'} user transitions on "
+        f"{AGENT_MIX}, per-user BCQ {a['user_bcq_steps']} gradient steps on "
+        f"{a['user_episodes']} episodes per network of coordinate, noisy coordinate, random "
+        f"and SAC (once per seed, for every row); joint SAC {a['sac_steps']} env steps, joint "
+        f"BCQ {a['bcq_steps']} gradient steps on {4 * a['episodes_per_source']} episodes (per "
+        f"network and seed); planner K = {a['candidates'] or 'by size (16 at 80 users)'}, "
+        f"{a['plan_steps']} DDIM steps, model `{result['model']}`. A row `N@U` is network N "
+        f"with U users, a size no agent was trained on (the planner and the joint agents, "
+        f"padded to at most 80 users, cannot act there).",
         "",
-        "| users | method | best reward (utility) | share of best reference | time per design "
-        "| paper (Table I) |",
-        "|---|---|---|---|---|---|",
+        "| users | method | best reward (utility) | share of best reference | worst instance "
+        "| time per design | paper (Table I) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
         users = s["scenario"].removeprefix("paper-")
         paper = PAPER_BEST.get(s["scenario"]) if s["method"] == "reference" else None
         lines.append(
             f"| {users} | {LABELS[s['method']]} | {_pm(s['utility'], s['utility_ci95'], 1)} "
-            f"| {_pm(s['share'], s['share_ci95'], 4)} | {_seconds(s['seconds_per_design'])} "
+            f"| {_pm(s['share'], s['share_ci95'], 4)} | {s['worst_share']:.4f} "
+            f"| {_seconds(s['seconds_per_design'])} "
             f"| {'' if paper is None else f'{paper:g} (best)'} |"
         )
-    lines += ["", "| users | seed | SAC training | collection (4 sources) | BCQ training |",
+    lines += ["", "| agents | seed | SAC training | collection (4 sources) | BCQ training |",
               "|---|---|---|---|---|"]  # fmt: skip
     for t in result["training"]:
         lines.append(
@@ -345,11 +440,14 @@ def figure_html(result: dict, path: Path) -> None:
     scenarios = list(dict.fromkeys(s["scenario"] for s in summary))
     for method in METHODS:
         mine = {s["scenario"]: s for s in summary if s["method"] == method}
+        if not mine:
+            continue
+        have = [sc for sc in scenarios if sc in mine]
         fig.add_trace(go.Bar(
-            name=LABELS[method], x=[sc.removeprefix("paper-") + " users" for sc in scenarios],
-            y=[mine[sc]["share"] for sc in scenarios],
-            error_y={"type": "data", "array": [mine[sc]["share_ci95"] or 0 for sc in scenarios]},
-            customdata=[[mine[sc]["utility"], mine[sc]["seconds_per_design"]] for sc in scenarios],
+            name=LABELS[method], x=[sc.removeprefix("paper-") + " users" for sc in have],
+            y=[mine[sc]["share"] for sc in have],
+            error_y={"type": "data", "array": [mine[sc]["share_ci95"] or 0 for sc in have]},
+            customdata=[[mine[sc]["utility"], mine[sc]["seconds_per_design"]] for sc in have],
             hovertemplate="%{x}: share %{y:.4f}<br>utility %{customdata[0]:.1f}"
                           "<br>%{customdata[1]:.4f} s/design",
         ), row=1, col=1)  # fmt: skip
@@ -408,16 +506,28 @@ def run_paper(args: PaperArgs, command: str = "aign benchmark paper") -> dict:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aign-paper-")))
-        for scenario in args.scenarios:
-            for seed in range(args.seeds):
+        rows_to_run = [*args.scenarios, *filter(None, [large_row(args)])]
+        for seed in range(args.seeds):
+            user_agents = {}
+            if "per-user" in args.formulations:
+                from agents.controllers import load_agent
+
                 clock = time.perf_counter()
-                seed_rows, train = run_seed(scenario, seed, planner, args, work)
+                sac_dir, bcq_dir, train = train_user_agents(seed, args, work)
+                training.append(train)
+                user_agents = {"sac": load_agent("sac", sac_dir), "bcq": load_agent("bcq", bcq_dir)}
+                _log(f"  per-user agents, seed {seed}: {time.perf_counter() - clock:.0f} s")
+            for row in rows_to_run:
+                clock = time.perf_counter()
+                seed_rows, train = run_seed(row, seed, planner, args, work, user_agents)
                 rows += seed_rows
-                training.append({"scenario": scenario, "seed": seed, **train})
+                if train is not None:
+                    training.append({"scenario": row, "seed": seed, **train})
+                ran = list(dict.fromkeys(r["method"] for r in seed_rows))
                 shares = {m: np.mean([r["share_of_reference"] for r in seed_rows
-                                      if r["method"] == m]) for m in METHODS}  # fmt: skip
-                _log(f"  {scenario} seed {seed}: " + ", ".join(
-                    f"{LABELS[m]} {shares[m]:.3f}" for m in METHODS[1:])
+                                      if r["method"] == m]) for m in ran}  # fmt: skip
+                _log(f"  {row} seed {seed}: " + ", ".join(
+                    f"{LABELS[m]} {shares[m]:.4f}" for m in ran[1:])
                     + f" ({time.perf_counter() - clock:.0f} s)")  # fmt: skip
     result = {
         "benchmark": "paper",
@@ -425,7 +535,8 @@ def run_paper(args: PaperArgs, command: str = "aign benchmark paper") -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": machine(args.threads),
         "model": model,
-        "args": {**dataclasses.asdict(args), "scenarios": list(args.scenarios)},
+        "args": {**dataclasses.asdict(args), "scenarios": list(args.scenarios),
+                 "formulations": list(args.formulations)},
         "held_out": (
             f"instance k of seed s: InstanceSampler(scenario, seed={EVAL_ENVIRONMENT_BASE} + s)"
             f".sample(default_rng([{EVAL_SEED_BASE}, s, k])); training (SAC, BCQ data, the "

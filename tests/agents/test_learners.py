@@ -1,4 +1,5 @@
-"""SAC and BCQ smoke runs: tiny budgets, loadable controllers, clear refusals."""
+"""SAC and BCQ smoke runs of the joint formulation (the ablation): tiny budgets, loadable
+controllers, clear refusals. The per-user formulation: tests/agents/test_peruser.py."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from twin.sim.twin import Twin
 @pytest.fixture(scope="module")
 def sac_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sac")
-    train_sac(SACArgs(scenario="paper-fig3", out=str(out), steps=160, learning_starts=64,
+    train_sac(SACArgs(scenario="paper-fig3", out=str(out), formulation="joint", steps=160,
+                      learning_starts=64,
                       batch_size=32, checkpoint_every=80, net_arch=[32, 32]))  # fmt: skip
     return out
 

@@ -10,7 +10,8 @@ from evaluation.paper import PaperArgs, mean_ci95, with_quick
 from ui.cli import main
 
 MICRO = ["--seeds", "1", "--instances", "2", "--sac-steps", "60", "--episodes-per-source", "2",
-         "--bcq-steps", "10", "--scenarios", "paper-20,paper-50"]  # fmt: skip
+         "--bcq-steps", "10", "--scenarios", "paper-20,paper-50", "--user-sac-steps", "300",
+         "--user-episodes", "1", "--user-bcq-steps", "10", "--large-users", "90"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +30,22 @@ def test_writes_every_output(micro):
 
 def test_markdown_has_every_method(micro):
     table = (micro / "table.md").read_text(encoding="utf-8")
-    for label in ("SAC", "BCQ", "diffusion planner", "best reference", "WMMSE", "max power"):
+    for label in ("SAC", "BCQ", "SAC (joint)", "BCQ (joint)", "diffusion planner",
+                  "best reference", "WMMSE", "max power"):  # fmt: skip
         assert f"| {label} |" in table, label
-    assert "| 20 |" in table and "| 50 |" in table
+    assert "| 20 |" in table and "| 50 |" in table and "| 80@90 |" in table
 
 
 def test_csv_rows_are_tidy_and_finite(micro):
     with open(micro / "table.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2 * 2 * 6  # scenarios x instances x methods
+    # paper-20, paper-50: 8 methods; paper-80@90 (beyond the planner's and the joint
+    # agents' sizes): references, SAC and BCQ
+    assert len(rows) == 2 * 2 * 8 + 2 * 5  # instances x methods
     assert {r["method"] for r in rows} == {"reference", "max power", "wmmse", "diffusion",
-                                           "sac", "bcq"}  # fmt: skip
+                                           "sac", "bcq", "sac (joint)", "bcq (joint)"}  # fmt: skip
+    assert {r["method"] for r in rows if r["scenario"] == "paper-80@90"} == {
+        "reference", "max power", "wmmse", "sac", "bcq"}  # fmt: skip
     for r in rows:
         assert math.isfinite(float(r["share_of_reference"]))
         assert float(r["seconds_per_design"]) >= 0
@@ -61,7 +67,9 @@ def test_summary_records_held_out_and_times(micro):
     summary = json.loads((micro / "summary.json").read_text(encoding="utf-8"))
     assert "10000 + s" in summary["held_out"]
     assert summary["total_wall_s"] > 0
-    assert {t["scenario"] for t in summary["training"]} == {"paper-20", "paper-50"}
+    assert {t["scenario"] for t in summary["training"]} == {"paper-20", "paper-50",
+                                                             "per-user (all rows)"}  # fmt: skip
+    assert all("worst_share" in s for s in summary["summary"])
 
 
 def test_bad_input_is_a_clear_error(tmp_path, capsys):

@@ -21,6 +21,7 @@ from twin.radio.graph import (
     UserRadioState,
     difference_utility,
     interference_graph,
+    priced_best_response,
     strongest_interferers,
     user_radio_state,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "path_loss_db",
     "place_base_stations",
     "place_users",
+    "priced_best_response",
     "probe_sinr",
     "rate_bps",
     "serving_gain",

@@ -102,6 +102,36 @@ def user_radio_state(
     )
 
 
+def priced_best_response(
+    gains: np.ndarray,
+    assoc: np.ndarray,
+    power_mw: np.ndarray,
+    noise_mw: float,
+    bandwidth_hz: float,
+    price: float,
+    levels_mw: np.ndarray,
+    reuse: Reuse = "shared",
+    state: UserRadioState | None = None,
+) -> np.ndarray:
+    """Each user's best level against the current state, its harm priced linearly.
+
+    ``argmax_l ln(1 + R_i(l; I_i)) - (price + interference_price_i) l`` over the levels,
+    with the interference ``I_i`` it receives and its interference price held at their
+    current values (the local step of price-based distributed power control: Huang, Berry
+    and Honig, "Distributed interference compensation for wireless networks", 2006).
+    ``O(U L)`` for ``L`` levels; ``power_mw`` is one vector ``(U,)``; ``state``, if given,
+    is :func:`user_radio_state` at ``power_mw`` (saves computing it again).
+    """
+    if state is None:
+        state = user_radio_state(gains, assoc, power_mw, noise_mw, bandwidth_hz, reuse)
+    levels = np.asarray(levels_mw, dtype=float)
+    g_serv = serving_gain(gains, assoc)
+    sinr_at = (g_serv / (noise_mw + state.interference_mw))[:, None] * levels[None, :]
+    cost = (price + state.interference_price)[:, None] * levels[None, :]
+    value = np.log1p(rate_bps(sinr_at, bandwidth_hz)) - cost  # (U, L)
+    return levels[np.argmax(value, axis=1)]
+
+
 def difference_utility(
     gains: np.ndarray,
     assoc: np.ndarray,
@@ -112,10 +142,13 @@ def difference_utility(
     constraints: Constraints = Constraints(),
     reuse: Reuse = "shared",
     chunk: int = 256,
+    default_mw: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(U(p) - U(p with p_i = 0), V(p) - V(p with p_i = 0))`` for every user ``i``.
+    """``(U(p) - U(p with p_i = d), V(p) - V(p with p_i = d))`` for every user ``i``.
 
-    What user ``i`` adds to the utility (and to the normalized constraint violation ``V``):
+    With the default action ``d = default_mw = 0`` this is
+
+    what user ``i`` adds to the utility (and to the normalized constraint violation ``V``):
     the difference reward of the per-user formulation, whose sum over users is not ``U``
     but whose gradient in ``p_i`` is exactly ``dU/dp_i``. Computed literally, by
     :func:`twin.radio.uplink.objective` on the ``U`` vectors ``p`` with one user switched
@@ -137,7 +170,7 @@ def difference_utility(
     for start in range(0, n, max(1, chunk)):
         rows = np.arange(start, min(n, start + max(1, chunk)))
         off = np.repeat(power_mw[None, :], len(rows), axis=0)
-        off[np.arange(len(rows)), rows] = 0.0
+        off[np.arange(len(rows)), rows] = default_mw
         u_off, v_off = score(off)
         du[rows], dv[rows] = u_full - u_off, v_full - v_off
     return du, dv

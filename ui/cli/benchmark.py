@@ -17,17 +17,21 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.suite != "paper":
         raise AignError(f"unknown benchmark {args.suite!r} (known: paper, planner)")
     scenarios = tuple(s.strip() for s in (args.scenarios or "").split(",") if s.strip())
-    names = ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps")
+    names = ("seeds", "instances", "sac_steps", "episodes_per_source", "bcq_steps",
+             "user_sac_steps", "user_episodes", "user_bcq_steps", "large_users")  # fmt: skip
     values = {k: getattr(args, k) for k in names}
     given = {k for k, v in values.items() if v is not None}
     bench = PaperArgs(out=args.out or PaperArgs.out, model=args.model, quick=args.quick,
-                      **{k: values[k] for k in given})  # fmt: skip
+                      workdir=args.workdir, **{k: values[k] for k in given})  # fmt: skip
     if scenarios:
         bench.scenarios = scenarios
+    if args.formulations:
+        bench.formulations = tuple(f.strip() for f in args.formulations.split(",") if f.strip())
     bench = with_quick(bench, given | ({"sac_learning_starts"} if "sac_steps" in given else set()))
     flags = ["--quick"] if args.quick else []
     flags += [f"--{k.replace('_', '-')} {values[k]}" for k in sorted(given)]
-    flags += [f"--{k} {getattr(args, k)}" for k in ("model", "scenarios") if getattr(args, k)]
+    flags += [f"--{k} {getattr(args, k)}" for k in ("model", "scenarios", "formulations")
+              if getattr(args, k)]  # fmt: skip
     result = run_paper(bench, command=" ".join(["aign benchmark paper", *flags]))
     print((Path(bench.out) / "table.md").read_text(encoding="utf-8"), end="")
     print(f"wrote {bench.out}/table.csv, table.md, figure.html, fig3.json, summary.json "
@@ -78,11 +82,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--model", metavar="DIR", help="diffusion model (default: models/paper)")
     bench.add_argument("--scenarios", help="comma-separated (paper-20,paper-50,paper-80)")
     bench.add_argument("--instances", type=int, help="held-out instances per seed (30; quick 8)")
-    bench.add_argument("--sac-steps", type=int, help="SAC env steps (5000; quick 1000)")
+    bench.add_argument("--sac-steps", type=int, help="joint SAC env steps (5000; quick 1000)")
     bench.add_argument(
-        "--episodes-per-source", type=int, help="BCQ data: episodes per policy (100; quick 16)"
+        "--episodes-per-source", type=int,
+        help="joint BCQ data: episodes per policy (100; quick 16)"
     )
-    bench.add_argument("--bcq-steps", type=int, help="BCQ gradient steps (2000; quick 300)")
+    bench.add_argument("--bcq-steps", type=int, help="joint BCQ gradient steps (2000; quick 300)")
+    bench.add_argument("--formulations", help="per-user,joint (both, the default)")
+    bench.add_argument("--workdir", metavar="DIR",
+                       help="paper: keep the trained agents and datasets here (default: a "
+                            "temporary folder)")  # fmt: skip
+    bench.add_argument("--user-sac-steps", type=int,
+                       help="per-user SAC user transitions (SAC's default; quick 20000)")
+    bench.add_argument("--user-episodes", type=int,
+                       help="per-user BCQ data: episodes per network and policy (48; quick 8)")
+    bench.add_argument("--user-bcq-steps", type=int,
+                       help="per-user BCQ gradient steps (3000; quick 500)")
+    bench.add_argument("--large-users", type=int,
+                       help="users of the row no agent trained on, in paper-80's layout "
+                            "(200; 0: none)")  # fmt: skip
     bench.add_argument("--steps", help="planner: DDIM steps to sweep (5,10,20,50)")
     bench.add_argument("--weights", help="planner: guidance weights to sweep (0,1,2,4)")
     bench.add_argument("--users", help="planner: user counts (20,35,50,65,80)")

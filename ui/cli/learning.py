@@ -23,9 +23,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise AignError("train sac needs --scenario")
         out = train_sac(
             SACArgs(
-                scenario=args.scenario, out=args.out, users=user_counts(args.users),
-                max_users=args.max_users, steps=args.steps or 20_000, seed=args.seed,
-                n_envs=args.n_envs, checkpoint_every=args.checkpoint_every, progress=progress,
+                scenario=args.scenario, out=args.out, formulation=args.formulation,
+                users=user_counts(args.users), max_users=args.max_users, steps=args.steps,
+                seed=args.seed, n_envs=args.n_envs, checkpoint_every=args.checkpoint_every,
+                progress=progress,
             )
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
@@ -66,6 +67,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         scenario=args.scenario, policy=args.policy, episodes=args.episodes, out=args.out,
         users=user_counts(args.users), max_users=args.max_users, seed=args.seed,
         batch=args.batch, horizon=args.horizon, impose=parse_impose(args.impose),
+        formulation=args.formulation,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
         report = collect(spec, executor=args.executor)
@@ -83,10 +85,40 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dataset_info(args: argparse.Namespace) -> int:
-    from agents.dataset import TrajectoryDataset
+def _load_dataset(path: str):
+    """Either format, by what its manifest says."""
+    from agents.dataset import TrajectoryDataset, manifest_format
+    from agents.user_dataset import USER_FORMAT, UserTrajectoryDataset
 
-    print_json(finite(TrajectoryDataset.load(args.dataset).info()))
+    per_user = manifest_format(path) == USER_FORMAT
+    return (UserTrajectoryDataset if per_user else TrajectoryDataset).load(path)
+
+
+def cmd_dataset_info(args: argparse.Namespace) -> int:
+    print_json(finite(_load_dataset(args.dataset).info()))
+    return 0
+
+
+def cmd_dataset_export(args: argparse.Namespace) -> int:
+    from agents.user_dataset import UserTrajectoryDataset
+
+    if not args.minari:
+        raise AignError("dataset export needs a target format: --minari")
+    dataset = _load_dataset(args.dataset)
+    if not isinstance(dataset, UserTrajectoryDataset):
+        raise AignError(f"{args.dataset}: a joint-formulation dataset; Minari export takes "
+                        f"per-user datasets (aign collect --formulation per-user)")  # fmt: skip
+    from pathlib import Path
+
+    dataset_id = args.id or f"aign/{Path(args.dataset).resolve().name}-v0"
+    quiet_learning_logs()
+    try:
+        exported = dataset.export_minari(dataset_id, args.out)
+    except ValueError as exc:  # Minari's refusals: a bad id, an existing dataset
+        raise AignError(f"minari: {exc}") from None
+    print(f"wrote Minari dataset {dataset_id} ({exported.total_episodes} episodes, "
+          f"{exported.total_steps} steps) under {args.out}; load it with "
+          f"MINARI_DATASETS_PATH={args.out} and minari.load_dataset({dataset_id!r})")  # fmt: skip
     return 0
 
 
@@ -94,7 +126,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this family's commands on ``aign``'s parser."""
     train = sub.add_parser("train", help="train an agent: sac (online) or bcq (offline)")
     train.add_argument("algo", choices=["sac", "bcq", "diffusion"])
-    train.add_argument("--scenario", help="sac: scenario whose instances are explored")
+    train.add_argument(
+        "--scenario",
+        help="sac: scenario whose instances are explored; per-user: a comma-separated mix, "
+             "NAME*K repeats one (e.g. paper-20*4,paper-50*2,paper-80)",
+    )  # fmt: skip
+    train.add_argument(
+        "--formulation", choices=["per-user", "joint"], default="per-user",
+        help="sac: one shared per-user policy for any user count (default) or the paper's "
+             "joint action padded to --max-users (the ablation); bcq follows its dataset",
+    )  # fmt: skip
     train.add_argument("--users", help="sac: user counts to draw, e.g. 20,50,80")
     train.add_argument("--max-users", type=int, help="sac: pad observations to this many users")
     train.add_argument(
@@ -103,14 +144,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     train.add_argument(
         "--steps", type=int,
-        help="sac: env steps (20000); bcq: grad steps (10000); diffusion: grad steps (4000)",
+        help="sac: env steps (per-user: user transitions, 120000; joint: 20000); bcq: grad "
+             "steps (10000); diffusion: grad steps (4000)",
     )  # fmt: skip
     train.add_argument(
         "--denoiser", choices=["transformer", "unet"], default="transformer",
         help="diffusion: users-as-tokens transformer (default) or the paper's temporal U-Net",
     )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--n-envs", type=int, default=1, help="sac: parallel environments")
+    train.add_argument("--n-envs", type=int, default=1,
+                       help="sac: parallel environments (per-user: instance groups)")  # fmt: skip
     train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
     train.add_argument("--out", required=True, metavar="DIR")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,11 +164,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     col.add_argument(
         "--policy",
         required=True,
-        help="random, coordinate, sac:DIR, bcq:DIR or noisy:BASE,sigma=S[,epsilon=E]",
+        help="random, coordinate, sac[:DIR], bcq[:DIR] (without DIR: the shipped agents) or "
+             "noisy:BASE,sigma=S[,epsilon=E]",
     )
+    col.add_argument(
+        "--formulation", choices=["per-user", "joint"], default="per-user",
+        help="per-user episodes of any size (default) or joint episodes padded to --max-users",
+    )  # fmt: skip
     col.add_argument("--episodes", type=int, required=True, help="episodes for this policy")
     col.add_argument("--users", help="user counts to draw, e.g. 20,50,80")
-    col.add_argument("--max-users", type=int, help="pad to this many users")
+    col.add_argument("--max-users", type=int, help="joint: pad to this many users")
     col.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
     col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
     col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
@@ -146,3 +194,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
     info.add_argument("dataset", metavar="DATASET")
     info.set_defaults(func=cmd_dataset_info)
+    export = dsub.add_parser("export", help="write a per-user dataset in another format")
+    export.add_argument("dataset", metavar="DATASET")
+    export.add_argument("--minari", action="store_true", help="as a Minari dataset")
+    export.add_argument("--id", help="the Minari dataset id (default aign/<folder name>-v0)")
+    export.add_argument("--out", required=True, metavar="DIR",
+                        help="Minari's datasets root (MINARI_DATASETS_PATH)")  # fmt: skip
+    export.set_defaults(func=cmd_dataset_export)

@@ -78,10 +78,13 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from twin.radio import ProblemInstance
-    from twin.solvers import solve_spec
+    from twin.solvers import SOLVERS, solve_spec
 
     instance = ProblemInstance.load(args.instance)
-    design = solve_spec(instance, args.method)
+    if args.method.strip().partition(":")[0].strip() in SOLVERS:
+        design = solve_spec(instance, args.method)
+    else:  # a controller from a plugin (sac, bcq, diffusion) proposes the design from 0 mW
+        design = controller_design(instance, args.method)
     if args.out:
         design.save(args.out)
         print(f"wrote {args.out}: {args.method} utility {design.predicted['utility']:.6g}, "
@@ -89,6 +92,21 @@ def cmd_solve(args: argparse.Namespace) -> int:
     else:
         print_json(finite(design.to_dict()))
     return 0
+
+
+def controller_design(instance, spec: str):
+    """The design a controller (``sac``, ``bcq:DIR``, ...) proposes for ``instance`` from
+    every user at the lowest level."""
+    import numpy as np
+
+    from twin.controllers import Observation, make_controller
+    from twin.radio import Design
+
+    controller = make_controller(spec)
+    controller.reset(instance)
+    start = instance.snap_to_levels(np.zeros(instance.n_users))
+    power = controller.decide(Observation(0.0, instance, start))
+    return Design.for_instance(instance, power, source=spec.strip())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -197,7 +215,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     solve.add_argument("instance", metavar="INSTANCE")
     solve.add_argument("--method", default="coordinate",
                        help="exhaustive, coordinate, wmmse, fpc, max, fixed:MW, random; "
-                            "parameters as name:key=value,...")  # fmt: skip
+                            "parameters as name:key=value,...; or a trained agent: sac, bcq "
+                            "(the shipped ones), sac:DIR, bcq:DIR")  # fmt: skip
     solve.add_argument("--out", metavar="FILE", help="design JSON (default: stdout)")
     solve.set_defaults(func=cmd_solve)
 

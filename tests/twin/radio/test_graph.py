@@ -169,3 +169,21 @@ def test_any_user_count_builds(n_users):
     g = interference_graph(gains, assoc, NOISE, 40.0, PRICE, k=8)
     assert g.n_users == n_users and len(g.senders) == n_users * min(8, n_users - 1)
     assert np.isfinite(g.node_features).all() and np.isfinite(g.edge_features).all()
+
+
+def test_priced_best_response_is_the_argmax_of_the_priced_local_objective():
+    from twin.radio import priced_best_response
+
+    gains, assoc, power = random_network(n_users=6, seed=5)
+    levels = np.arange(41.0)
+    best = priced_best_response(gains, assoc, power, NOISE, BW, PRICE, levels)
+    state = user_radio_state(gains, assoc, power, NOISE, BW)
+    for i in range(6):
+        values = [np.log1p(BW * np.log2(1 + gains[i, assoc[i]] * lv
+                                        / (NOISE + state.interference_mw[i])))
+                  - (PRICE + state.interference_price[i]) * lv for lv in levels]  # fmt: skip
+        assert best[i] == levels[int(np.argmax(values))]
+    # on the fig3 instance, from the optimum, each user's priced best response stays put
+    g2, a2 = np.array([[1.4e-12], [1.0e-12]]), np.array([0, 0])
+    assert priced_best_response(g2, a2, np.array([28.0, 31.0]), NOISE, BW, PRICE,
+                                levels).tolist() == [28.0, 31.0]  # fmt: skip

@@ -1,0 +1,149 @@
+"""The per-user MDP: the action scale, observations of any size, equivariance, the public
+environment checkers, the user-slot vector env, and a learnability check that can fail."""
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import agents
+from agents.peruser import (
+    USER_FEATURES,
+    UserMDPConfig,
+    action_for,
+    observe_users,
+    rollout_users,
+    target_power,
+    user_rewards,
+)
+from agents.peruser_env import PerUserEnv, SB3VecEnv, UserSlotsVectorEnv
+from twin.api import snapshot_instance
+from twin.radio import InstanceSampler, difference_utility
+from twin.scenario import load_scenario
+from twin.solvers import exhaustive
+
+CONFIG = UserMDPConfig()
+
+
+def instance_of(scenario: str, n_users: int, seed: int = 0):
+    return InstanceSampler(load_scenario(scenario), 0).sample(np.random.default_rng(seed), n_users)
+
+
+def test_every_level_is_the_target_of_its_own_action_and_off_is_reachable():
+    inst = snapshot_instance("paper-fig3")  # levels 0, 1, ..., 40 mW
+    levels = inst.levels_mw
+    assert np.array_equal(target_power(inst, action_for(inst, levels, CONFIG), CONFIG), levels)
+    # the log scale: 1 mW at the bottom of the "on" range, 40 mW at the top
+    assert target_power(inst, np.array([CONFIG.off_below, 1.0]), CONFIG).tolist() == [1.0, 40.0]
+    # only the bottom off_fraction of the interval switches off (no 0 mW cliff)
+    grid = np.linspace(-1, 1, 2001)
+    off_share = np.mean(target_power(inst, grid, CONFIG) == 0)
+    assert off_share == pytest.approx(CONFIG.off_fraction, abs=1e-3)
+    assert np.all(np.diff(target_power(inst, grid, CONFIG)) >= 0)
+
+
+def test_halfway_on_the_action_scale_is_the_geometric_mean_power():
+    inst = snapshot_instance("paper-fig3")
+    middle = (CONFIG.off_below + 1) / 2
+    assert target_power(inst, np.array([middle]), CONFIG)[0] == round(np.sqrt(1 * 40))
+
+
+@pytest.mark.parametrize("n_users", [1, 2, 200])
+def test_observations_for_any_user_count(n_users):
+    inst = instance_of("paper-50", n_users)
+    p = inst.levels_mw[np.random.default_rng(1).integers(0, 41, n_users)]
+    obs = observe_users(inst, p, 3, CONFIG)
+    assert obs.shape == (n_users, len(USER_FEATURES)) and obs.dtype == np.float32
+    assert np.isfinite(obs).all() and np.abs(obs).max() <= 10
+
+
+def test_permuting_users_permutes_observations_rewards_and_the_rollout():
+    inst = instance_of("paper-20", 20, seed=2)
+    perm = np.random.default_rng(3).permutation(20)
+    permuted = type(inst)(inst.gains[perm], inst.assoc[perm], inst.noise_mw, inst.bandwidth_hz,
+                          inst.levels_mw, inst.price)  # fmt: skip
+    p = inst.levels_mw[np.random.default_rng(4).integers(0, 41, 20)]
+    assert np.array_equal(observe_users(permuted, p[perm], 1, CONFIG),
+                          observe_users(inst, p, 1, CONFIG)[perm])  # fmt: skip
+    r, u, _ = user_rewards(inst, p, CONFIG)
+    r_perm, u_perm, _ = user_rewards(permuted, p[perm], CONFIG)
+    assert np.allclose(r_perm, r[perm]) and u_perm == pytest.approx(u)
+
+    # a shared policy (any per-row function of the features) acts equivariantly
+    def policy(obs):
+        return np.tanh(obs @ np.linspace(-1, 1, obs.shape[1]))
+
+    everyone = UserMDPConfig(move_prob=1.0)  # who moves is drawn in user order otherwise
+    design = rollout_users(policy, inst, np.zeros(20), everyone)
+    assert np.array_equal(rollout_users(policy, permuted, np.zeros(20), everyone), design[perm])
+
+
+def test_a_user_switched_off_earns_nothing_and_the_rest_earn_their_difference():
+    inst = instance_of("paper-20", 6)
+    p = np.array([0.0, 5, 10, 20, 40, 1])
+    r, _, _ = user_rewards(inst, p, CONFIG)
+    du, _ = difference_utility(inst.gains, inst.assoc, p, inst.noise_mw, inst.bandwidth_hz,
+                               inst.price)  # fmt: skip
+    assert r[0] == 0.0 and np.allclose(r, du)
+
+
+def test_both_public_checkers_pass_on_the_per_user_env():
+    env = gymnasium.make(agents.PER_USER_ENV_ID, scenario="paper-fig3").unwrapped
+    gym_check_env(env, skip_render_check=True)
+    sb3_check_env(PerUserEnv("default", n_users=5), warn=True)
+
+
+def test_the_vector_env_is_registered_and_its_slots_are_the_users():
+    vec = gymnasium.make_vec(agents.PER_USER_ENV_ID, num_envs=2, scenario="paper-20",
+                             users=[3, 5])  # fmt: skip
+    assert vec.num_envs == 16 and vec.single_action_space.shape == (1,)
+    obs, _ = vec.reset(seed=7)
+    assert obs.shape == (16, len(USER_FEATURES))
+    for t in range(CONFIG.horizon):
+        obs, rewards, terminated, truncated, info = vec.step(np.zeros((16, 1), np.float32))
+        assert rewards.shape == (16,) and terminated.all() == (t == CONFIG.horizon - 1)
+    assert "final_obs" in info and info["final_obs"].shape == (16, len(USER_FEATURES))
+
+
+def test_a_seeded_reset_gives_the_same_episode():
+    def episode(seed):
+        vec = UserSlotsVectorEnv(["paper-20", "paper-fig3"], users=None)
+        vec.reset(seed=seed)
+        out = [vec.step(np.full((22, 1), 0.3, np.float32))[1] for _ in range(3)]
+        return np.concatenate(out)
+
+    assert np.array_equal(episode(5), episode(5)) and not np.array_equal(episode(5), episode(6))
+
+
+def test_sb3_adapter_hands_terminal_observations_over():
+    vec = SB3VecEnv(UserSlotsVectorEnv("paper-fig3", horizon=2, move_prob=1.0))
+    vec.seed(0)
+    first = vec.reset()
+    vec.step(np.zeros((2, 1), np.float32))
+    obs, rewards, dones, infos = vec.step(np.ones((2, 1), np.float32))
+    assert dones.all() and first.shape == obs.shape == (2, len(USER_FEATURES))
+    assert infos[0]["terminal_observation"][1] == pytest.approx(1.0)  # power position: 40 mW
+
+
+@pytest.mark.slow
+def test_sac_learns_the_fig3_optimum_with_a_tiny_budget(tmp_path):
+    """Learnability (the SB3 identity-env style): a few seconds of per-user SAC on the
+    paper's two-user instance must get within 2% of the exhaustive optimum, which actions
+    drawn at random miss by far more (checked, so the threshold can fail)."""
+    from agents.controllers import load_agent, rollout
+    from agents.sac import SACArgs, train_sac
+
+    folder = train_sac(SACArgs(scenario="paper-fig3", out=str(tmp_path / "sac"), steps=3000,
+                               n_envs=16, learning_starts=256, gradient_steps=8,
+                               checkpoint_every=0, net_arch=[32, 32], seed=0))  # fmt: skip
+    inst = snapshot_instance("paper-fig3")
+    best = float(inst.objective(exhaustive(inst))[0])
+    agent = load_agent("sac", folder)
+    learned = float(inst.objective(rollout(agent, inst, np.zeros(2)))[0])
+    rng = np.random.default_rng(0)
+    random_designs = [rollout_users(lambda o: rng.uniform(-1, 1, len(o)), inst, np.zeros(2),
+                                    agent.config) for _ in range(50)]  # fmt: skip
+    random_share = np.mean([inst.objective(p)[0] for p in random_designs]) / best
+    assert random_share < 0.95
+    assert learned / best >= 0.98

@@ -1,0 +1,98 @@
+"""Per-user datasets: collection, round trip, labels recomputed by the twin, resumption,
+d3rlpy and Minari's own loader."""
+
+import numpy as np
+import pytest
+
+from agents.collect import CollectArgs, collect
+from agents.dataset import DatasetError, TrajectoryDataset
+from agents.peruser import user_rewards
+from agents.user_dataset import UserTrajectoryDataset
+from twin.core import AignError
+
+
+def per_user(policy, out, episodes=4, **kw):
+    return collect(CollectArgs("paper-20", policy, episodes, str(out), users=[3, 7], batch=3,
+                               formulation="per-user", **kw))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("users")
+    for policy in ("coordinate", "random", "noisy:coordinate,sigma=0.3"):
+        per_user(policy, out)
+    return UserTrajectoryDataset.load(out)
+
+
+def test_round_trip_keeps_every_episode_and_user_without_padding(mixed):
+    assert mixed.n_episodes == 12
+    assert mixed["n_users"].tolist() == [3, 7, 3, 7] * 3  # round-robin user counts
+    assert mixed.n_user_episodes == 60
+    h = mixed.horizon
+    assert mixed["observations"].shape[:2] == (60, h + 1) and mixed["actions"].shape == (60, h)
+    for k in range(mixed.n_episodes):
+        rows = mixed.users_of(k)
+        assert np.all(mixed["user_episode"][rows] == k)
+
+
+def test_stored_rewards_and_utilities_are_what_the_twin_computes(mixed):
+    for k in (0, 5, 11):
+        inst, powers = mixed.instance(k), mixed.power_trajectory(k)
+        rewards = mixed["rewards"][mixed.users_of(k)]
+        for t in range(mixed.horizon):
+            r, u, _ = user_rewards(inst, powers[t + 1], mixed.header.mdp)
+            assert np.allclose(rewards[:, t], r, rtol=1e-5, atol=1e-4)
+            assert mixed["utilities"][k, t + 1] == pytest.approx(u)
+        assert mixed["final_utility"][k] == pytest.approx(float(inst.objective(powers[-1])[0]))
+        assert mixed["env_params"][k, 0] == inst.n_users
+
+
+def test_labels_rank_the_expert_above_random_actions(mixed):
+    source = mixed["source"]
+    per_user_utility = mixed["final_utility"] / mixed["n_users"]
+    assert per_user_utility[source == "coordinate"].mean() > per_user_utility[
+        source == "random"].mean()  # fmt: skip
+    info = mixed.info()
+    assert info["sources"] == {"coordinate": 4, "random": 4,
+                               "noisy:coordinate,sigma=0.3,epsilon=0": 4}  # fmt: skip
+    assert 0 < info["coverage"]["state_action_cells_visited_share"] <= 1
+    assert info["quality"]["feasible_share"] == 1.0 and info["user_episodes"] == 60
+
+
+def test_rerunning_a_collection_resumes_it(tmp_path):
+    per_user("random", tmp_path, episodes=3)
+    again = per_user("random", tmp_path, episodes=6)
+    assert again["already_stored"] == 3 and again["collected"] == 3
+    whole = tmp_path.parent / "whole"
+    per_user("random", whole, episodes=6)
+    a, b = UserTrajectoryDataset.load(tmp_path), UserTrajectoryDataset.load(whole)
+    for name in ("observations", "actions", "rewards", "powers_mw", "gains"):
+        assert np.array_equal(a[name], b[name])
+
+
+def test_formats_are_not_confused(tmp_path, mixed):
+    with pytest.raises(DatasetError, match="per-user episodes"):
+        TrajectoryDataset.load(mixed.path)
+    with pytest.raises(AignError, match="max-users"):
+        per_user("random", tmp_path, max_users=9)
+
+
+def test_d3rlpy_reads_one_episode_per_user(mixed):
+    d = mixed.to_d3rlpy()
+    assert d.transition_count == 60 * mixed.horizon and len(d.episodes) == 60
+    assert d.episodes[0].actions.shape == (mixed.horizon, 1)
+
+
+def test_minari_loads_the_export_with_its_own_loader(tmp_path, mixed, monkeypatch):
+    import minari
+
+    mixed.export_minari("aign/test-users-v0", tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    loaded = minari.load_dataset("aign/test-users-v0")
+    assert loaded.total_episodes == 60 and loaded.total_steps == 60 * mixed.horizon
+    episodes = list(loaded.iterate_episodes())
+    for u in (0, 17, 59):
+        assert np.array_equal(episodes[u].observations, mixed["observations"][u])
+        assert np.allclose(episodes[u].rewards, mixed["rewards"][u])
+        assert np.array_equal(episodes[u].actions[:, 0], mixed["actions"][u])
+        assert episodes[u].terminations[-1] and not episodes[u].truncations.any()
