@@ -25,7 +25,7 @@ import numpy as np
 
 from diffusion.conditioning import GOAL_DIM, budget_value, min_rate_value
 from twin.core import AignError
-from twin.radio import Constraints, ProblemInstance
+from twin.radio import ProblemInstance
 
 
 @dataclass(frozen=True)
@@ -94,62 +94,31 @@ def examples_from_arrays(
             for inst, d, share, src in rows]  # fmt: skip
 
 
-def _constraints(limits: np.ndarray, header_constraints: dict) -> Constraints:
-    names = ("min_rate_bps", "max_total_power_mw", "max_interference_mw")
-    values = {}
-    for name, limit in zip(names, limits, strict=True):
-        values[name] = None if not np.isfinite(limit) else float(limit)
-    for name in names:  # a limit the header imposes on every episode
-        if values[name] is None and header_constraints.get(name) is not None:
-            values[name] = float(header_constraints[name])
-    return Constraints(**values)
-
-
 def examples_from_dataset(path: str) -> tuple[list[DesignExample], dict]:
     """Every episode of one stage-1 dataset folder, in either format."""
-    from agents.user_dataset import UserTrajectoryDataset
+    from agents.dataset import TrajectoryDataset, manifest_format
+    from agents.user_dataset import USER_FORMAT, UserTrajectoryDataset
 
-    from agents.dataset import TrajectoryDataset, dataset_format
-
-    fmt = dataset_format(path)
-    instances, designs, groups, sources = [], [], [], []
-    if fmt == "aign.user-trajectories":
+    fmt = manifest_format(path)
+    if fmt == USER_FORMAT:
         data = UserTrajectoryDataset.load(path)
-        h, ep = data.header, data.episodes
-        users = data.users
-        starts = np.concatenate([[0], np.cumsum(ep["n_users"])[:-1]])
-        for e in range(len(ep["n_users"])):
-            rows = slice(int(starts[e]), int(starts[e] + ep["n_users"][e]))
-            instances.append(_instance(h, users["gains"][rows], users["assoc"][rows],
-                                       ep["noise_mw"][e], ep["constraint_limits"][e]))  # fmt: skip
-            designs.append(users["powers_mw"][rows, -1].astype(float))
-            groups.append((path, h.scenario, int(ep["seeds"][e])))
-            sources.append(str(ep["source"][e]))
     elif fmt == "aign.trajectories":
         data = TrajectoryDataset.load(path)
-        h, ep = data.header, data.arrays
-        for e in range(len(ep["n_users"])):
-            n = int(ep["n_users"][e])
-            instances.append(_instance(h, ep["gains"][e, :n], ep["assoc"][e, :n],
-                                       ep["noise_mw"][e], ep["constraint_limits"][e]))  # fmt: skip
-            designs.append(ep["powers_mw"][e, -1, :n].astype(float))
-            groups.append((path, h.scenario, int(ep["seeds"][e])))
-            sources.append(str(ep["source"][e]))
     else:
-        raise AignError(f"{path}: not a stage-1 dataset (format {fmt!r})")
+        raise AignError(f"{path}: not a stage-1 dataset (format {fmt!r}); use the --out folder "
+                        "of aign collect")  # fmt: skip
+    instances = [data.instance(k) for k in range(data.n_episodes)]
+    if fmt == USER_FORMAT:
+        designs = [data.power_trajectory(k)[-1] for k in range(data.n_episodes)]
+    else:
+        designs = [data["powers_mw"][k, -1, : inst.n_users].astype(float)
+                   for k, inst in enumerate(instances)]  # fmt: skip
+    scenario = data.header.scenario
+    groups = [(str(path), scenario, int(s)) for s in data["seeds"]]
+    sources = [str(s) for s in data["source"]]
     examples = examples_from_arrays(instances, designs, groups, sources)
     return examples, {"path": str(path), "format": fmt, "episodes": len(examples),
-                      "scenario": h.scenario}  # fmt: skip
-
-
-def _instance(header, gains, assoc, noise_mw, limits) -> ProblemInstance:
-    return ProblemInstance(
-        gains=np.asarray(gains, dtype=float), assoc=np.asarray(assoc, dtype=np.intp),
-        noise_mw=float(noise_mw), bandwidth_hz=float(header.bandwidth_hz),
-        levels_mw=np.asarray(header.levels_mw, dtype=float), price=float(header.price),
-        constraints=_constraints(np.asarray(limits, dtype=float), header.constraints),
-        reuse=header.reuse,
-    )  # fmt: skip
+                      "scenario": scenario, "sources": sorted(set(sources))}  # fmt: skip
 
 
 def load_design_data(paths: str | Sequence[str]) -> DesignData:
