@@ -24,7 +24,7 @@ from twin.solvers.baselines import (
     max_power,
     random_power,
 )
-from twin.solvers.coordinate import coordinate_ascent
+from twin.solvers.coordinate import FULL_SCORING_MAX_CELLS, coordinate_ascent
 from twin.solvers.exact import DEFAULT_MAX_EVALUATIONS, check_exhaustive_size, exhaustive
 from twin.solvers.ranking import best_index
 from twin.solvers.wmmse import wmmse
@@ -51,6 +51,7 @@ PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "starts": (lambda x: x >= 1, "an integer >= 1"),
     "seed": (lambda x: x >= 0, "an integer >= 0"),
     "max_sweeps": (lambda x: x >= 1, "an integer >= 1"),
+    "time_budget_s": (lambda x: x >= 0, "a number of seconds >= 0"),
     "iters": (lambda x: x >= 1, "an integer >= 1"),
     "tol": (lambda x: x > 0, "a number > 0"),
     "p0_dbm": (lambda x: True, "a number, in dBm"),
@@ -61,12 +62,15 @@ PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def solver_params(method: str) -> dict[str, inspect.Parameter]:
-    """The parameters a solver takes besides the instance, with their resolved types."""
+    """The parameters a solver takes besides the instance, with their resolved types.
+
+    Keyword-only parameters are hooks for code and tests (an injected clock), not settings:
+    they are left out here, so specs and :func:`solve` cannot set them."""
     fn = _solver(method)
     hints = typing.get_type_hints(fn)
     params = [
         p for p in list(inspect.signature(fn).parameters.values())[1:]
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY)
     ]  # fmt: skip
     return {p.name: p.replace(annotation=hints.get(p.name, Any)) for p in params}
 
@@ -91,11 +95,11 @@ def validate_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
             raise AignError(
                 f"{method}: unknown parameter {name!r}; allowed: {describe_params(method)}"
             )
-        kind = allowed[name].annotation
-        if kind in (int, float):
+        kind = _number_kind(allowed[name].annotation)
+        if kind is not None and not (value is None and allowed[name].default is None):
             value = _number(method, name, value, kind)
         ok, what = PARAM_RULES[name]
-        if not ok(value):
+        if value is not None and not ok(value):
             raise AignError(f"{method}: {name} must be {what}, got {value!r}")
         out[name] = value
     missing = [
@@ -104,6 +108,14 @@ def validate_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise AignError(f"{method}: missing parameter {missing[0]} ({PARAM_RULES[missing[0]][1]})")
     return out
+
+
+def _number_kind(annotation: Any) -> type | None:
+    """``int`` or ``float`` for a numeric parameter (``float | None`` too), else None."""
+    if annotation in (int, float):
+        return annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 and args[0] in (int, float) else None
 
 
 def _number(method: str, name: str, value: Any, kind: type) -> int | float:
@@ -134,7 +146,7 @@ def check_solvable(instance: ProblemInstance, method: str, params: Mapping[str, 
 
 def parse_params(method: str, args: str) -> dict[str, Any]:
     """``"starts=8,seed=2"`` -> ``{"starts": "8", "seed": "2"}`` (values checked later)."""
-    settable = [name for name, p in solver_params(method).items() if p.annotation in (int, float)]
+    settable = [name for name, p in solver_params(method).items() if _number_kind(p.annotation)]
     params: dict[str, Any] = {}
     items = [item.strip() for item in args.split(",")] if args.strip() else []
     for position, item in enumerate(items):
@@ -183,17 +195,31 @@ def _solver(method: str) -> Solver:
 
 
 # --------------------------------------------------------------------------- reference
-# Coordinate ascent re-evaluates the whole objective for each user and level: about
-# users^2 x BSs x levels operations per sweep and start. 1000 users x 20 BSs took minutes
-# (217 s for 4 starts, measured), so references and the app skip it beyond this budget.
-COORDINATE_MAX_WORK = 2e8
+# What multi-start coordinate ascent costs, in (level, user) cells scored: a sweep moves each
+# of the U users once; a move scores L levels over all U users when L x U is small
+# (coordinate.FULL_SCORING_MAX_CELLS), else the few levels the bound leaves (about
+# BOUNDED_LEVELS_SCORED), plus a fixed per-move cost of about MOVE_OVERHEAD_CELLS cells
+# (numpy call overhead). Measured (benchmarks/RESULTS.md, "Classical solvers"): 8 starts to
+# convergence take about 0.35 s at 80 users x 9 BSs x 41 levels, 3.6 s at 200 x 20 x 201
+# and 39 s at 1000 x 20 x 201 on this 2-core machine, so references and the app skip it
+# beyond COORDINATE_MAX_WORK (work 2.8e7 at 200 x 20, 1.9e8 at 1000 x 20).
+BOUNDED_LEVELS_SCORED = 8
+MOVE_OVERHEAD_CELLS = 16_000
+COORDINATE_MAX_WORK = 5e7
 REFERENCE_STARTS = 8
+
+
+def coordinate_work(instance: ProblemInstance, starts: int = REFERENCE_STARTS) -> float:
+    """Cells multi-start coordinate ascent scores per sweep (see :data:`COORDINATE_MAX_WORK`)."""
+    n_users, n_levels = instance.n_users, len(instance.levels_mw)
+    full = bool(instance.constraints.active()) or n_levels * n_users <= FULL_SCORING_MAX_CELLS
+    scored = n_levels if full else min(n_levels, BOUNDED_LEVELS_SCORED)
+    return float(starts) * n_users * (n_users * scored + MOVE_OVERHEAD_CELLS)
 
 
 def coordinate_affordable(instance: ProblemInstance, starts: int = REFERENCE_STARTS) -> bool:
     """Whether multi-start coordinate ascent fits :data:`COORDINATE_MAX_WORK` (one sweep)."""
-    work = instance.n_users**2 * instance.n_bs * len(instance.levels_mw) * starts
-    return work <= COORDINATE_MAX_WORK
+    return coordinate_work(instance, starts) <= COORDINATE_MAX_WORK
 
 
 def best_reference(instance: ProblemInstance, max_evaluations: int = 200_000) -> Design:

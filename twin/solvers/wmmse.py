@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from twin.radio.instance import ProblemInstance
-from twin.radio.uplink import interference_mw, rate_bps, serving_gain
+from twin.radio.uplink import serving_gain
 
 
 def wmmse(instance: ProblemInstance, iters: int = 200, tol: float = 1e-6) -> np.ndarray:
@@ -46,37 +46,44 @@ def wmmse(instance: ProblemInstance, iters: int = 200, tol: float = 1e-6) -> np.
     predicted KPIs say whether it is feasible. Deterministic.
     """
     levels = instance.levels_mw
-    gains, assoc = instance.gains, instance.assoc
-    c = instance.bandwidth_hz / math.log(2.0)
+    gains, assoc, noise_mw = instance.gains, instance.assoc, instance.noise_mw
+    bandwidth_hz, price = instance.bandwidth_hz, instance.price
+    c = bandwidth_hz / math.log(2.0)
+    orthogonal = instance.reuse == "orthogonal_in_cell"
     onehot = np.zeros_like(gains)  # onehot[i, b] = 1 if b serves i: keeps every step O(U B)
     onehot[np.arange(instance.n_users), assoc] = 1.0
     g_serv = serving_gain(gains, assoc)
     sqrt_gii = np.sqrt(g_serv)
     v_min, v_max = math.sqrt(levels[0]), math.sqrt(levels[-1])
+    stop = tol * max(v_max, 1e-300)
     v = np.full(instance.n_users, v_max)
     for _ in range(iters):
+        # Every line is one numpy operation over all users (no Python loop over users).
         power = v**2
-        interference = interference_mw(gains, assoc, power, instance.reuse)
-        s = power * g_serv / (instance.noise_mw + interference)
-        alpha = c / (1.0 + rate_bps(s, instance.bandwidth_hz))
-        u = sqrt_gii * v / (power * g_serv + interference + instance.noise_mw)  # D_i
+        own = power * g_serv  # p_i g_ii
+        received = power @ gains  # (B,): power each BS receives
+        in_cell = (own @ onehot)[assoc] if orthogonal else own
+        interference = np.maximum(received[assoc] - in_cell, 0.0)
+        s = own / (noise_mw + interference)  # SINR
+        alpha = c / (1.0 + bandwidth_hz * np.log2(1.0 + s))
+        u = sqrt_gii * v / (own + interference + noise_mw)  # MMSE receiver, D_i
         aw = alpha * (1.0 + s)  # alpha_i * w_i
         numerator = aw * u * sqrt_gii
         # sum_i M_ji aw_i u_i^2 g[j, b(i)], grouped by the BS b(i): (U, B) @ (B,)
         weight = aw * u**2
         per_bs = weight @ onehot  # sum of aw u^2 over the users each BS serves
         denominator = gains @ per_bs
-        if instance.reuse == "orthogonal_in_cell":
+        if orthogonal:
             # drop j's own cell, then add back j itself (M_jj = 1)
             denominator = denominator - g_serv * per_bs[assoc] + weight * g_serv
-        denominator = denominator + instance.price
+        denominator += price
         # A user at zero power with price 0 gives 0/0: it stays at the lowest power.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v_new = np.where(denominator > 0, numerator / denominator, v_min)
-        v_new = np.clip(v_new, v_min, v_max)
+        v_new = np.divide(numerator, denominator, out=np.full_like(v, v_min),
+                          where=denominator > 0)  # fmt: skip
+        np.clip(v_new, v_min, v_max, out=v_new)
         step = float(np.max(np.abs(v_new - v)))
         v = v_new
-        if step <= tol * max(v_max, 1e-300):
+        if step <= stop:
             break
     return snap_keeping_on(instance, v**2)
 

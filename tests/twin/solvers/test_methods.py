@@ -314,8 +314,9 @@ def test_best_reference_leaves_out_coordinate_ascent_beyond_its_budget(monkeypat
     assert sorted(used) == ["coordinate", "wmmse"]
 
     used.clear()
-    large = _sized_instance(600, 20, 1)
-    work = 600**2 * 20 * 11 * solvers.REFERENCE_STARTS
+    large = _sized_instance(600, 20, 1)  # 11 levels: 6600 cells per move, scored by the bound
+    work = solvers.REFERENCE_STARTS * 600 * (600 * 8 + solvers.MOVE_OVERHEAD_CELLS)
+    assert work == solvers.coordinate_work(large)
     assert work > solvers.COORDINATE_MAX_WORK and not solvers.coordinate_affordable(large)
     design = solvers.best_reference(large)
     assert used == ["wmmse"] and design.source.startswith("wmmse")
