@@ -52,11 +52,17 @@ class DenoiserConfig:
         return asdict(self)
 
 
+_FREQS: dict[int, torch.Tensor] = {}
+
+
 def timestep_embedding(t: torch.Tensor, dim: int = TIME_FEATURES) -> torch.Tensor:
     """Sinusoidal embedding of ``t`` in ``[0, 1]`` (Vaswani et al. 2017; Ho et al. 2020)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=torch.float32) / half)
-    angles = t.float()[:, None] * 1000.0 * freqs[None]
+    if half not in _FREQS:  # the same few numbers at every step: computed once
+        _FREQS[half] = 1000.0 * torch.exp(
+            -math.log(1000.0) * torch.arange(half, dtype=torch.float32) / half
+        )
+    angles = t.float()[:, None] * _FREQS[half][None]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 

@@ -150,17 +150,31 @@ def _priced_best_response(
     """Each user's best level with the interference it receives and its interference price
     held (the local step of price-based power control: Huang, Berry and Honig 2006), and
     how much its priced value ``ln(1 + R) - (price + interference price) p`` would rise
-    by moving there. ``O(K U L)``."""
+    by moving there.
+
+    The value is concave in ``p`` (a concave increasing function of a concave one, minus a
+    linear cost), so the slopes between consecutive levels fall: the best level is where
+    they turn negative, found by bisection in ``O(K U log L)`` instead of scoring every
+    level (``O(K U L)``; the same level, ties to the lower one).
+    """
     levels = inst.levels_mw
     g_serv = inst.gains[np.arange(inst.n_users), inst.assoc]
     per_mw = g_serv / (inst.noise_mw + state.interference_mw)  # SINR per mW, (K, U)
     unit = inst.price + state.interference_price  # (K, U)
+    scale = inst.bandwidth_hz / np.log(2.0)
 
     def value(p):
-        return np.log1p(inst.bandwidth_hz * np.log2(1.0 + per_mw[..., None] * p)) - unit[
-            ..., None] * p  # fmt: skip
+        return np.log1p(scale * np.log1p(per_mw * p)) - unit * p
 
-    values = value(levels)  # (K, U, L)
-    best = np.argmax(values, axis=-1)
-    now = value(power_mw[..., None])[..., 0]
-    return levels[best], np.take_along_axis(values, best[..., None], -1)[..., 0] - now
+    lo = np.zeros(per_mw.shape, dtype=np.intp)  # the best level lies in [lo, hi]
+    hi = np.full(per_mw.shape, len(levels) - 1, dtype=np.intp)
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        rising = value(levels[mid + np.minimum(open_, 1)]) > value(levels[mid])
+        lo = np.where(open_ & rising, mid + 1, lo)
+        hi = np.where(open_ & ~rising, mid, hi)
+    best = levels[lo]
+    return best, value(best) - value(power_mw)

@@ -84,8 +84,9 @@ def sample_designs(
         x0 = guided_x0(model, encoded, x, t, frac, radio, estimated, goals, guidance_weight)
         x0 = x0.clamp(-1.0, 1.0)
         x = scheduler.step_from_x0(x0, t, t_prev, x)
-        radio = radio_features(graph, norm.unnormalize(x0.numpy().astype(np.float64)))
-        estimated = torch.ones(candidates)
+        if t_prev >= 0:  # (after the last step nobody reads it)
+            radio = radio_features(graph, norm.unnormalize(x0.numpy().astype(np.float64)))
+            estimated = torch.ones(candidates)
     return norm.unnormalize(x0.numpy().astype(np.float64))
 
 
