@@ -92,11 +92,9 @@ def test_the_best_response_bisection_finds_the_level_scoring_every_level_finds(n
             inst.noise_mw + state.interference_mw)  # fmt: skip
         unit = inst.price + state.interference_price
 
-        def value(q):  # the priced value, every level scored (the definition)
-            return np.log1p(inst.bandwidth_hz * np.log2(1 + per_mw[..., None] * q)) - unit[
-                ..., None] * q  # fmt: skip
-
-        scored = value(inst.levels_mw)
+        w = inst.bandwidth_hz  # the priced value, every level scored (the definition):
+        scored = np.log1p(w * np.log2(1 + per_mw[..., None] * inst.levels_mw)) - unit[
+            ..., None] * inst.levels_mw  # fmt: skip
         assert np.array_equal(best, inst.levels_mw[np.argmax(scored, -1)])
-        now = value(p[..., None])[..., 0]
+        now = np.log1p(w * np.log2(1 + per_mw * p)) - unit * p
         assert np.allclose(gain, scored.max(-1) - now, rtol=0, atol=1e-9)
