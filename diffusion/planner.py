@@ -54,7 +54,7 @@ class PlanSettings:
     """How the planner samples (every field can be overridden per call)."""
 
     candidates: int | None = None  # K designs scored on the twin (None: by size)
-    steps: int = 8  # DDIM steps: each is one network pass and one radio-state update
+    steps: int = 4  # DDIM steps: each is one network pass and one radio-state update
     guidance_weight: float = 1.0  # w: 0 ignores the goals, 1 conditional, > 1 pushes further
     target_return: float = 1.0  # the share of the best design to ask for (1 = the best)
     compose: bool = False  # guide on each goal group separately and sum (composition)

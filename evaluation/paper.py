@@ -1,7 +1,7 @@
 """``aign benchmark paper``: the paper's Fig. 3 and Table I, reproduced on this machine.
 
 **Fig. 3.** The diffusion planner (default settings: candidates by size, 640 for two users
-(:func:`diffusion.planner.default_candidates`), 8 DDIM steps, w = 1,
+(:func:`diffusion.planner.default_candidates`), 4 DDIM steps, w = 1,
 noise seed 0) plans on ``paper-fig3`` from (0, 0) mW; ``fig3.json`` holds the best
 candidate's trajectory, whether it ends at the exact optimum (28, 31) and, for context, where
 the planner ends over noise seeds 0-9.
@@ -90,7 +90,7 @@ class PaperArgs:
     bcq_batch_size: int = 128
     bcq_action_samples: int = 10
     candidates: int | None = None  # planner candidates (None: by size, the planner's default)
-    plan_steps: int = 8  # DDIM steps (the planner's default)
+    plan_steps: int = 4  # DDIM steps (the planner's default)
     threads: int = 1  # torch threads
     workdir: str | None = None  # keep agents and datasets here (default: temporary)
     quick: bool = False

@@ -116,7 +116,7 @@ class ParetoArgs:
     model: str | None = None  # diffusion model folder (default: the shipped models/paper)
     sac: str | None = None  # trained SAC agent folder (default: models/sac if present)
     bcq: str | None = None  # trained BCQ agent folder (default: models/bcq if present)
-    plan_steps: int = 8  # DDIM steps (the planner's default)
+    plan_steps: int = 4  # DDIM steps (the planner's default)
     threads: int = 1  # torch threads
     quick: bool = False
 

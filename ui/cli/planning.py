@@ -43,7 +43,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     if args.generator == "auto":
         given = [flag for flag, on in (
-            ("--candidates", args.candidates is not None), ("--steps", args.steps != 8),
+            ("--candidates", args.candidates is not None), ("--steps", args.steps != 4),
             ("--guidance-weight", args.guidance_weight != 1.0), ("--compose", args.compose),
             ("--target-return", args.target_return is not None), ("--refine", args.refine != 0),
         ) if on]  # fmt: skip
@@ -138,7 +138,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="auto: seconds per design to choose within (1)")
     plan.add_argument("--candidates", type=int,
                       help="diffusion: K (default 16; fewer on very large networks)")
-    plan.add_argument("--steps", type=int, default=8, help="diffusion: DDIM steps (8)")
+    plan.add_argument("--steps", type=int, default=4, help="diffusion: DDIM steps (4)")
     plan.add_argument("--guidance-weight", type=float, default=1.0, help="w (1.0)")
     plan.add_argument("--target-return", type=float, help="normalized return to ask for (1.0)")
     plan.add_argument("--min-rate", type=float, metavar="BPS", help="impose a per-user min rate")
