@@ -239,51 +239,68 @@ class LocalExecutor(_Base):
                     break
 
     def _run_pool(self, fn, tasks) -> Iterator[tuple[int, Any]]:
+        """Every task on the pool; a dead worker costs an attempt only to the task it ran.
+
+        A worker that dies breaks the whole pool: every task in flight is lost with it, and
+        the pool cannot say whose the worker was. The lost tasks are then rerun one at a
+        time (``suspects``), where a death is the running task's own, and only such a death
+        counts as an attempt.
+        """
         attempts = [0] * len(tasks)
         todo = list(range(len(tasks)))
+        suspects: set[int] = set()
         running: dict[Future, int] = {}
+        died = "worker process died (killed or out of memory)"
         try:
             while todo or running:
                 pool = self._get_pool()
                 try:
-                    while todo:
-                        index = todo.pop(0)
+                    while todo and not (running and suspects):
+                        pick = next((k for k in todo if k in suspects), None)
+                        index = todo.pop(todo.index(pick)) if pick is not None else todo.pop(0)
                         attempts[index] += 1
                         running[pool.submit(_call, fn, tasks[index])] = index
+                        if index in suspects:
+                            break  # alone on the pool
                 except BrokenProcessPool:
                     todo.insert(0, index)
                     attempts[index] -= 1
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                broken = False
+                alone = len(running) == 1
+                lost: list[int] = []
                 for future in done:
                     index = running.pop(future)
                     try:
                         result = future.result()
                     except BrokenProcessPool:
-                        # A worker died (killed, out of memory): every task in flight is lost
-                        # with it. Count it as an attempt and run it again on a fresh pool.
-                        broken = True
-                        error = "worker process died (killed or out of memory)"
+                        lost.append(index)
+                        continue
                     except _RemoteError as exc:
                         error = exc.message
                     except Exception as exc:  # noqa: BLE001 - e.g. the result does not pickle
                         error = _describe(exc)
                     else:
+                        suspects.discard(index)
                         yield index, result
                         continue
+                    suspects.discard(index)
                     if attempts[index] > self.retries:
                         yield index, TaskFailure(index, error, attempts[index])
                     else:
                         todo.append(index)
-                if broken:
-                    for future, index in list(running.items()):
-                        running.pop(future)
-                        if attempts[index] > self.retries:
-                            error = "worker process died (killed or out of memory)"
-                            yield index, TaskFailure(index, error, attempts[index])
-                        else:
-                            todo.append(index)
+                if lost or any(f.done() and isinstance(f.exception(), BrokenProcessPool)
+                               for f in running):  # fmt: skip
+                    lost += [running.pop(f) for f in list(running)]
                     self._shutdown()
+                    for index in lost:
+                        if not alone:  # whose death it was is unknown: no attempt counted
+                            attempts[index] -= 1
+                            suspects.add(index)
+                        elif attempts[index] > self.retries:
+                            suspects.discard(index)
+                            yield index, TaskFailure(index, died, attempts[index])
+                            continue
+                        todo.insert(0, index)
         except BaseException:
             self._shutdown(cancel=True)
             raise
