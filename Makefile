@@ -82,7 +82,7 @@ agents: setup
 # randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB, two
 # shadowing environments per network), constrained episodes (min-rate, budget) and paper-fig3,
 # then the graph denoiser on all of them. Seeded: the same command gives the same model on one
-# machine. About 30 minutes of collection and 20 of training on 2 cores (RESULTS.md,
+# machine. About 20 minutes of collection and 12 of training on 2 cores (RESULTS.md,
 # "Planner on the interference graph").
 MODEL_DATA := .model-data
 MODEL_FAMILY := paper-20:8,12,16,20,24,30:800 paper-50:30,40,50,60,70:800 \
