@@ -74,34 +74,35 @@ agents: setup
 	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \
 	done
 
-# The small default diffusion model that ships in models/paper (aign plan without --model):
-# trajectories of the paper scenarios (unconstrained, then each constraint alone with limits
-# drawn per episode: docs/diffusion.md), then training. Seeded: the same command gives the
-# same model on one machine. About 40 minutes on 2 cores.
+# The shipped planner (models/paper): per-user episodes of the coordinate-ascent expert on a
+# randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB, two
+# shadowing environments per network), constrained episodes (min-rate, budget) and paper-fig3,
+# then the graph denoiser on all of them. Seeded: the same command gives the same model on one
+# machine. About 20 minutes of collection and 12 of training on 2 cores (RESULTS.md,
+# "Planner on the interference graph").
 MODEL_DATA := .model-data
+MODEL_FAMILY := paper-20:8,12,16,20,24,30:800 paper-50:30,40,50,60,70:800 \
+	paper-80:60,80,100,120,160:600 default:10,20,30,40,60:600 scale-1000x20:100,150,200,300:60
+MODEL_COLLECT := $(BIN)/aign collect --policy coordinate --horizon 12 --batch 64 --quiet
 model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
-	for n in 20 50 80; do \
-	  for p in coordinate noisy:coordinate,sigma=0.3 noisy:coordinate,sigma=0.8 random; do \
-	    $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 --policy $$p \
-	      --episodes 160 --seed $$n --out $(MODEL_DATA)/paper --quiet || exit 1; \
+	for f in $(MODEL_FAMILY); do \
+	  s=$${f%%:*}; rest=$${f#*:}; u=$${rest%%:*}; n=$${rest##*:}; \
+	  for env in 1 2; do \
+	    nice $(MODEL_COLLECT) --scenario $$s --users $$u --episodes $$n --seed $$(( env * 100000 )) \
+	      --environment-seed $$env --price-jitter 2.5 --noise-jitter-db 1.5 \
+	      --out $(MODEL_DATA)/$$s-env$$env || exit 1; \
 	  done; \
 	done
 	for n in 20 50 80; do \
 	  for c in min-rate:1000 budget:2000; do \
-	    for p in coordinate:128 noisy:coordinate,sigma=0.3:64 noisy:coordinate,sigma=0.8:64; do \
-	      $(BIN)/aign collect --formulation joint --scenario paper-$$n --users $$n --max-users 80 \
-	        --impose $${c%:*} --policy $${p%:*} --episodes $${p##*:} --seed $$(( $${c##*:} + n )) \
-	        --out $(MODEL_DATA)/constrained --quiet || exit 1; \
-	    done; \
+	    nice $(MODEL_COLLECT) --scenario paper-$$n --impose $${c%:*} --episodes 200 \
+	      --seed $$(( $${c##*:} + n )) --out $(MODEL_DATA)/constrained-$$n || exit 1; \
 	  done; \
 	done
-	for p in coordinate:192 noisy:coordinate,sigma=0.5:64 random:64; do \
-	  $(BIN)/aign collect --formulation joint --scenario paper-fig3 --max-users 80 --policy $${p%:*} \
-	    --episodes $${p##*:} --out $(MODEL_DATA)/fig3 --quiet || exit 1; \
-	done
-	$(BIN)/aign train diffusion --data $(MODEL_DATA)/paper --data $(MODEL_DATA)/constrained \
-	  --data $(MODEL_DATA)/fig3 --steps 6000 --seed 0 --out models/paper --quiet
+	nice $(MODEL_COLLECT) --scenario paper-fig3 --episodes 192 --out $(MODEL_DATA)/fig3
+	nice $(BIN)/aign train diffusion $$(for d in $(MODEL_DATA)/*/; do echo --data $$d; done) \
+	  --steps 10000 --seed 0 --out models/paper --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -48,6 +48,7 @@ class CollectArgs:
     horizon: int = 8
     environment_seed: int = 0  # the sampler's environment (shadowing fields)
     noise_jitter_db: float = 0.0
+    price_jitter: float = 1.0  # per-user only: price x log-uniform [1/f, f] per episode
     impose: ConstraintDraw | None = None  # per-episode constraint limits (--impose)
     formulation: str = "joint"  # "joint" (padded episodes) or "per-user" (agents.user_dataset)
 
@@ -135,6 +136,9 @@ def collect(
         counts = user_counts(args, scenario)
         stream = "per-user|"
     elif args.formulation == "joint":
+        if args.price_jitter != 1.0:
+            raise AignError("--price-jitter is for per-user episodes (the joint dataset keeps "
+                            "one price per dataset)")  # fmt: skip
         probe = make_env_fn(args, scenario)()
         policy = make_policy(args.policy, probe.config, seed=args.seed)  # refuse before writing
         writer = TrajectoryWriter(args.out, header_for(probe))
@@ -148,6 +152,8 @@ def collect(
         f"{probe.scenario.name}|{source}|users={counts}|seed={args.seed}|"
         f"environment_seed={args.environment_seed}|noise_jitter_db={args.noise_jitter_db:g}"
     )
+    if args.price_jitter != 1.0:
+        stream += f"|price_jitter={args.price_jitter:g}"
     if args.impose is not None:  # (kept out of unconstrained streams: they resume as before)
         stream += f"|impose={args.impose.spec()}"
     start = writer.done(stream)

@@ -64,6 +64,8 @@ class PerUserEnv(gym.Env):
         constraint_draw: ConstraintDraw | None = None,
         counterfactual: str = "off",
         move_prob: float = 0.5,
+        price_jitter: float = 1.0,
+        sampler: InstanceSampler | None = None,
     ):
         self.scenario = _scenario(scenario)
         self.n_users = int(n_users or self.scenario.users.n)
@@ -71,7 +73,10 @@ class PerUserEnv(gym.Env):
             raise ValueError(f"n_users must be positive, got {self.n_users}")
         self.config = UserMDPConfig(horizon, violation_penalty, counterfactual,
                                     move_prob=move_prob)  # fmt: skip
-        self.sampler = InstanceSampler(self.scenario, environment_seed, noise_jitter_db)
+        # The sampler's shadowing fields cost about a second to draw: environments of one
+        # scenario and environment share one (it keeps no per-episode state).
+        self.sampler = sampler or InstanceSampler(self.scenario, environment_seed,
+                                                  noise_jitter_db, price_jitter)  # fmt: skip
         self.constraint_draw = constraint_draw
         f = self.config.obs_dim
         self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, (self.n_users, f), np.float32)

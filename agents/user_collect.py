@@ -18,10 +18,11 @@ from agents.user_policies import make_user_policy
 from twin.scenario import Scenario
 
 
-def user_env(args, scenario: Scenario, n_users: int) -> PerUserEnv:
+def user_env(args, scenario: Scenario, n_users: int, sampler=None) -> PerUserEnv:
     return PerUserEnv(
         scenario, n_users, horizon=args.horizon, environment_seed=args.environment_seed,
         noise_jitter_db=args.noise_jitter_db, constraint_draw=args.impose,
+        price_jitter=args.price_jitter, sampler=sampler,
     )  # fmt: skip
 
 
@@ -31,6 +32,7 @@ def user_header(env: PerUserEnv) -> UserDatasetHeader:
         mdp=env.config, n_bs=sc.base_stations.n, levels_mw=sc.power.levels(),
         bandwidth_hz=sc.channel.bandwidth_hz, price=sc.objective.price_per_mw,
         constraints=sc.constraints.model_dump(), reuse=sc.reuse, scenario=sc.name,
+        price_jitter=env.sampler.price_jitter,
     )  # fmt: skip
 
 
@@ -41,7 +43,9 @@ def user_counts(args, scenario: Scenario) -> list[int]:
 def run_user_batch(args, scenario: Scenario, indices: Sequence[int]) -> dict[str, np.ndarray]:
     """Roll episodes ``indices`` of a per-user collection; returns one shard's arrays."""
     counts = user_counts(args, scenario)
-    envs = [user_env(args, scenario, counts[k % len(counts)]) for k in indices]
+    first = user_env(args, scenario, counts[indices[0] % len(counts)])
+    envs = [first, *(user_env(args, scenario, counts[k % len(counts)], first.sampler)
+                      for k in indices[1:])]  # fmt: skip
     seeds = [args.seed + k for k in indices]
     obs = [env.reset(seed=s)[0] for env, s in zip(envs, seeds, strict=True)]
     config = envs[0].config

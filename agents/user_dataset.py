@@ -74,12 +74,17 @@ class UserDatasetHeader:
     reuse: str
     scenario: str
     features: tuple[str, ...] = USER_FEATURES
+    # > 1: each episode's price is the header's times a draw in [1/f, f], kept in env_params
+    price_jitter: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mdp": self.mdp.to_dict(), "n_bs": self.n_bs, "levels_mw": list(self.levels_mw),
-                "bandwidth_hz": self.bandwidth_hz, "price": self.price,
-                "constraints": dict(self.constraints), "reuse": self.reuse,
-                "scenario": self.scenario, "features": list(self.features)}  # fmt: skip
+        d = {"mdp": self.mdp.to_dict(), "n_bs": self.n_bs, "levels_mw": list(self.levels_mw),
+             "bandwidth_hz": self.bandwidth_hz, "price": self.price,
+             "constraints": dict(self.constraints), "reuse": self.reuse,
+             "scenario": self.scenario, "features": list(self.features)}  # fmt: skip
+        if self.price_jitter != 1.0:  # (absent otherwise: earlier datasets' headers match)
+            d["price_jitter"] = self.price_jitter
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UserDatasetHeader:
@@ -186,6 +191,12 @@ class UserTrajectoryDataset:
         """``(H+1, U_k)`` powers of episode ``k``, mW: the state stage 2 learns."""
         return self.arrays["powers_mw"][self.users_of(k)].T.astype(float)
 
+    def price(self, k: int) -> float:
+        """Episode ``k``'s price: the header's, or the drawn one under ``price_jitter``."""
+        if self.header.price_jitter == 1.0:
+            return float(self.header.price)
+        return float(self.arrays["env_params"][k, ENV_PARAM_NAMES.index("price")])
+
     def instance(self, k: int):
         """The problem instance of episode ``k``."""
         from twin.radio import Constraints, ProblemInstance
@@ -199,7 +210,7 @@ class UserTrajectoryDataset:
         return ProblemInstance(
             gains=self.arrays["gains"][rows], assoc=self.arrays["assoc"][rows],
             noise_mw=float(self.arrays["noise_mw"][k]), bandwidth_hz=h.bandwidth_hz,
-            levels_mw=np.asarray(h.levels_mw), price=h.price,
+            levels_mw=np.asarray(h.levels_mw), price=self.price(k),
             constraints=constraints, reuse=h.reuse,  # type: ignore[arg-type]
         )  # fmt: skip
 

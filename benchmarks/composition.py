@@ -155,7 +155,7 @@ def run(args: Args) -> tuple[list[dict], list[str]]:
                                           recover_actions=False)  # fmt: skip
                     new = [w for w in result.warnings if not w.startswith(NONE_FEASIBLE)]
                     warnings += [w for w in new if w not in warnings]
-                    best = result.trajectories_mw[0, -1]
+                    best = result.designs_mw[0]
                     ref = lim["references"][use_x, use_y].power_mw
                     mine, theirs = satisfied(inst, best, x, y), satisfied(inst, ref, x, y)
                     ref_utility = inst.evaluate(ref).utility

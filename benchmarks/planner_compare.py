@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario, seed, k, inst, ref in cases:
         for name, planner in planners.items():  # interleaved: both see the same machine load
             r = planner.plan(inst, seed=seed, recover_actions=False)
-            end = r.trajectories_mw[0, -1]
+            end = r.designs_mw[0]
             rows.append({"planner": name, "scenario": scenario, "seed": seed, "instance": k,
                          "candidates": len(r.utility),
                          "end_mw": " ".join(f"{x:g}" for x in end) if len(end) <= 2 else "",

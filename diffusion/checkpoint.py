@@ -1,8 +1,9 @@
-"""A trained diffusion model on disk: ``model.safetensors`` (EMA weights) + ``config.json``.
+"""A trained planner model on disk: ``model.safetensors`` (EMA weights) + ``config.json``.
 
-``config.json`` holds everything needed to rebuild and use the network without the training
-code: architecture, noise schedule, normalizer, MDP, conditioning spec (feature names, goal
-groups, return ranges), dataset provenance and training settings. Nothing is unpickled.
+``config.json`` holds everything needed to rebuild and use the network without the
+training code: the architecture, the noise schedule, the graph (neighbours per user and the
+names of the static, edge and radio features), the goal groups, the training envelope
+(:mod:`diffusion.envelope`), dataset provenance and training settings. Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -14,34 +15,36 @@ from typing import Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import nn
 
-from agents.mdp import MDPConfig
-from diffusion.conditioning import GLOBAL_FEATURE_NAMES, GOAL_GROUPS, USER_FEATURE_NAMES
-from diffusion.denoisers import DenoiserConfig, build_denoiser
-from diffusion.normalizer import PowerNormalizer
+from diffusion.conditioning import GOAL_GROUPS
+from diffusion.denoisers import DenoiserConfig, GraphDenoiser
+from diffusion.envelope import Envelope
+from diffusion.graph import EDGE_FEATURES, RADIO_FEATURES, STATIC_FEATURES
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
 from twin.core import AignError, read_json, write_json_atomic
 
 # The small default model that ships with the project (built by ``make model``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "paper"
 FORMAT = "aign.diffusion"
-VERSION = 1
+VERSION = 2  # 2: the graph denoiser over designs (1 was the padded trajectory model)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
+def _features() -> dict[str, list[str]]:
+    return {"static": list(STATIC_FEATURES), "edge": list(EDGE_FEATURES),
+            "radio": list(RADIO_FEATURES), "goal_groups": list(GOAL_GROUPS)}  # fmt: skip
+
+
 @dataclass
 class DiffusionModel:
-    """A denoiser with its scheduler, normalizer and conditioning: what the planner needs."""
+    """A denoiser with its scheduler, graph settings and envelope: what the planner needs."""
 
-    denoiser: nn.Module
-    denoiser_config: DenoiserConfig
+    denoiser: GraphDenoiser
+    config: DenoiserConfig
     scheduler: DDIMScheduler
-    normalizer: PowerNormalizer
-    mdp: MDPConfig
-    return_ranges: dict[int, list[float]]
-    levels_mw: list[float]
+    neighbours: int
+    envelope: Envelope
     meta: dict[str, Any] = field(default_factory=dict)  # provenance, training settings
     path: Path | None = None
 
@@ -49,23 +52,16 @@ class DiffusionModel:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "denoiser": self.denoiser_config.to_dict(),
+            "denoiser": self.config.to_dict(),
             "scheduler": self.scheduler.config.to_dict(),
-            "normalizer": self.normalizer.to_dict(),
-            "mdp": self.mdp.to_dict(),
-            "conditioning": {
-                "user_features": list(USER_FEATURE_NAMES),
-                "global_features": list(GLOBAL_FEATURE_NAMES),
-                "goal_groups": dict(GOAL_GROUPS),
-                "return_ranges": {str(n): r for n, r in self.return_ranges.items()},
-                "always_given": "problem features (user and global); goals may be dropped",
-            },
-            "levels_mw": list(self.levels_mw),
+            "graph": {"neighbours": self.neighbours},
+            "features": _features(),
+            "envelope": self.envelope.to_dict(),
             **self.meta,
         }
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the folder atomically file by file (weights first, then the config)."""
+        """Write the folder file by file, each atomically (weights first, then the config)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().contiguous().cpu() for k, v in self.denoiser.state_dict().items()}
@@ -87,9 +83,9 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
     folder = model_dir(path)
     config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     hint = "is this the --out folder of aign train diffusion?"
-    if not config_file.exists():
+    if not config_file.is_file():
         raise AignError(f"{folder}: no {CONFIG_FILE}; {hint}")
-    if not weights_file.exists():
+    if not weights_file.is_file():
         raise AignError(f"{folder}: no {WEIGHTS_FILE}; {hint}")
     cfg = read_json(config_file, AignError, what="model config")
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
@@ -97,28 +93,26 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
     if cfg.get("version") != VERSION:
         raise AignError(
             f"{config_file}: model version {cfg.get('version')!r}, this aign reads version "
-            f"{VERSION}; retrain it or use the aign that wrote it"
+            f"{VERSION} (the graph planner); retrain it with aign train diffusion"
         )
     try:
-        cond = cfg["conditioning"]
-        if (cond["user_features"], cond["global_features"], cond["goal_groups"]) != (
-            list(USER_FEATURE_NAMES),
-            list(GLOBAL_FEATURE_NAMES),
-            dict(GOAL_GROUPS),
-        ):
+        if cfg["features"] != _features():
             raise AignError(
-                f"{config_file}: the model was trained on other condition features than this "
-                "aign computes; retrain it"
+                f"{config_file}: the model was trained on other features than this aign "
+                "computes; retrain it"
             )
-        denoiser_config = DenoiserConfig(**cfg["denoiser"])
+        config = DenoiserConfig(**cfg["denoiser"])
         scheduler = DDIMScheduler(SchedulerConfig(**cfg["scheduler"]))
-        normalizer = PowerNormalizer(**cfg["normalizer"])
-        mdp = MDPConfig(**cfg["mdp"])
-        ranges = {int(n): list(r) for n, r in cond["return_ranges"].items()}
-        levels = [float(x) for x in cfg["levels_mw"]]
+        neighbours = int(cfg["graph"]["neighbours"])
+        envelope = Envelope.from_dict(cfg["envelope"])
+        if neighbours < 1:
+            raise ValueError("graph.neighbours must be >= 1")
     except (KeyError, TypeError, ValueError) as exc:
         raise AignError(f"{config_file}: malformed model config ({exc!r}); retrain it") from None
-    denoiser = build_denoiser(denoiser_config)
+    try:
+        denoiser = GraphDenoiser(config)
+    except ValueError as exc:
+        raise AignError(f"{config_file}: malformed model config ({exc}); retrain it") from None
     try:
         state = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -135,11 +129,9 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
             f"({first}); the two files come from different models"
         ) from None
     denoiser.eval()
-    known = {"format", "version", "denoiser", "scheduler", "normalizer", "mdp", "conditioning",
-             "levels_mw"}  # fmt: skip
+    known = {"format", "version", "denoiser", "scheduler", "graph", "features", "envelope"}
     meta = {k: v for k, v in cfg.items() if k not in known}
-    return DiffusionModel(denoiser, denoiser_config, scheduler, normalizer, mdp, ranges, levels,
-                          meta, folder)  # fmt: skip
+    return DiffusionModel(denoiser, config, scheduler, neighbours, envelope, meta, folder)
 
 
 def default_model_dir() -> Path:

@@ -1,144 +1,137 @@
-"""Trajectory datasets as training tensors: normalized power trajectories plus conditions."""
+"""Stage 1's datasets -> what the planner learns from: instances, designs and their goals.
+
+Every episode of a dataset (either stage-1 format: per-user ``aign.user-trajectories`` or
+joint ``aign.trajectories``) gives one :class:`DesignExample`: the instance it ran on
+(gains, association and noise from the episode; levels, bandwidth, price and reuse from the
+dataset's header; the episode's own constraint limits), the design it ended on, and its
+labels. The planner denoises designs, so only the final power vector of each trajectory is
+a target; the trajectory view is rebuilt at planning time by the MDP's own step.
+
+**Return label.** Episodes that ran on one instance (same dataset, scenario and seed, as
+when several policies are collected with one ``--seed``) are compared with each other: an
+episode's return is its final utility over the best final utility of its group, 1 for the
+best. An episode alone on its instance has no return label (the goal group is not given),
+so a dataset of one policy teaches the planner the problem, and a mix of policies also
+teaches it what "best" means.
+"""
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from agents.dataset import CONSTRAINT_NAMES, TrajectoryDataset, imposed_summary
-from diffusion.conditioning import (
-    CONSTRAINT_GROUPS,
-    GOAL_GROUPS,
-    Condition,
-    goal_slices,
-    goal_vector,
-    instance_features,
-    instance_relative_quality,
-    return_quality,
-    return_ranges,
-)
-from diffusion.normalizer import PowerNormalizer
+from diffusion.conditioning import GOAL_DIM, budget_value, min_rate_value
 from twin.core import AignError
+from twin.radio import ProblemInstance
 
-assert CONSTRAINT_GROUPS == CONSTRAINT_NAMES  # one order for labels and goal groups
+
+@dataclass(frozen=True)
+class DesignExample:
+    """One training target: an instance, a design for it (mW) and the goals it meets."""
+
+    instance: ProblemInstance
+    design_mw: np.ndarray
+    goal: np.ndarray  # (GOAL_DIM,) float32, see diffusion.conditioning
+    source: str = ""
 
 
 @dataclass
-class TrainingData:
-    """Every episode of one or more datasets, ready for the denoiser."""
+class DesignData:
+    """The examples of one training run and where they came from."""
 
-    x0: torch.Tensor  # (E, H+1, N) normalized power trajectories, padded users at -1
-    cond: Condition  # (E, ...) problem features and goals, every goal group given
-    normalizer: PowerNormalizer
-    return_ranges: dict[int, list[float]]
-    provenance: dict[str, Any]
+    examples: list[DesignExample]
+    provenance: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return int(self.x0.shape[0])
+        return len(self.examples)
 
 
-def load_datasets(paths: str | os.PathLike | Sequence[str | os.PathLike]):
-    """Load one or more dataset folders; they must share the MDP shape and the levels."""
-    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    if not paths:
-        raise AignError("no dataset given; pass --data DATASET (one or more folders)")
-    datasets = [TrajectoryDataset.load(p) for p in paths]
-    first = datasets[0].header
-    for ds in datasets[1:]:
-        h = ds.header
-        if h.mdp != first.mdp or list(h.levels_mw) != list(first.levels_mw):
-            raise AignError(
-                f"{ds.path}: its MDP ({h.mdp}) or power levels differ from {datasets[0].path}'s; "
-                "train on datasets collected with the same --max-users, --horizon and levels"
-            )
-    return datasets
+def _goal(instance: ProblemInstance, share: float | None) -> np.ndarray:
+    goal = np.zeros(GOAL_DIM, dtype=np.float32)
+    if share is not None and math.isfinite(share):
+        goal[0:2] = (1.0, share)
+    c = instance.constraints
+    if c.min_rate_bps is not None:
+        goal[2:4] = (1.0, min_rate_value(c.min_rate_bps))
+    if c.max_total_power_mw is not None:
+        goal[4:6] = (1.0, budget_value(c.max_total_power_mw, instance.n_users,
+                                       instance.max_power_mw))  # fmt: skip
+    return goal
 
 
-RETURN_NORMALIZATIONS = ("user_count", "instance")
-
-
-def build_training_data(
-    datasets: Sequence[TrajectoryDataset], return_normalization: str = "instance"
-) -> TrainingData:
-    """Normalize trajectories and compute each episode's condition (features and goals).
-
-    ``return_normalization``: ``"user_count"`` scales returns over episodes with the same user
-    count; ``"instance"`` over episodes of the same instance where there are several (else
-    as ``"user_count"``).
-    """
-    if return_normalization not in RETURN_NORMALIZATIONS:
-        raise AignError(
-            f"return_normalization must be one of {', '.join(RETURN_NORMALIZATIONS)}, "
-            f"got {return_normalization!r}"
-        )
-    header = datasets[0].header
-    normalizer = PowerNormalizer(float(header.levels_mw[-1]))
-    max_users = header.mdp.max_users
-    returns = np.concatenate([ds["returns"] for ds in datasets])
-    n_users = np.concatenate([ds["n_users"] for ds in datasets])
-    ranges = return_ranges(returns, n_users)
-    quality = return_quality(returns, n_users, ranges)
-    if return_normalization == "instance":
-        keys = [ds.instance(k).fingerprint() for ds in datasets for k in range(ds.n_episodes)]
-        quality = instance_relative_quality(returns, keys, quality)
-    user_f, global_f, goals, x0 = [], [], [], []
-    e = 0
-    for ds in datasets:
-        powers = ds["powers_mw"].astype(np.float64)
-        ok = ds["constraint_ok"]
-        for k in range(ds.n_episodes):
-            inst = ds.instance(k)
-            u, g = instance_features(inst, max_users)
-            user_f.append(u)
-            global_f.append(g)
-            satisfied = {name: bool(ok[k, c]) for c, name in enumerate(CONSTRAINT_NAMES)}
-            goals.append(goal_vector(float(quality[e]), inst, satisfied))
-            x = normalizer.normalize(powers[k])
-            x[:, inst.n_users :] = -1.0
-            x0.append(x)
-            e += 1
-    cond = Condition(
-        user_features=torch.tensor(np.stack(user_f)),
-        global_features=torch.tensor(np.stack(global_f)),
-        goals=torch.tensor(np.stack(goals)),
-        goal_keep=torch.ones((e, len(GOAL_GROUPS))),
-    )
-    provenance = {
-        "datasets": [
-            {"path": str(ds.path), "scenario": ds.header.scenario, "episodes": ds.n_episodes,
-             "sources": _sources(ds),
-             "constraints": imposed_summary(ds["constraint_limits"], ds["constraint_ok"]),
-             "shards": [s["sha256"][:16] for s in ds.shards]}
-            for ds in datasets
-        ],
-        "episodes": e,
-        "normalized_limits": normalized_limit_ranges(cond.goals),
-        "return_normalization": return_normalization,
-        "mean_final_utility": float(np.mean([ds["final_utility"].mean() for ds in datasets])),
-    }  # fmt: skip
-    return TrainingData(torch.tensor(np.stack(x0), dtype=torch.float32), cond, normalizer,
-                        ranges, provenance)  # fmt: skip
-
-
-def normalized_limit_ranges(goals: torch.Tensor) -> dict[str, list[float]]:
-    """Per constraint imposed in training: the range of its normalized limit (the value the
-    model sees), so that the planner can warn when asked to extrapolate beyond it."""
-    out = {}
-    for name, sl in goal_slices().items():
-        if name in CONSTRAINT_GROUPS:
-            group = goals[:, sl]
-            imposed = group[:, 0] > 0.5
-            if bool(imposed.any()):
-                limits = group[imposed, 1]
-                out[name] = [float(limits.min()), float(limits.max())]
+def return_shares(utilities: np.ndarray, groups: Sequence) -> list[float | None]:
+    """Each utility over the best of its group (None for a group of one)."""
+    best: dict = {}
+    count: dict = {}
+    for u, g in zip(utilities, groups, strict=True):
+        best[g] = max(best.get(g, -math.inf), float(u))
+        count[g] = count.get(g, 0) + 1
+    out: list[float | None] = []
+    for u, g in zip(utilities, groups, strict=True):
+        if count[g] < 2 or not best[g] > 0:
+            out.append(None)
+        else:
+            out.append(float(u) / best[g])
     return out
 
 
-def _sources(ds: TrajectoryDataset) -> dict[str, int]:
-    names, counts = np.unique(ds["source"], return_counts=True)
-    return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+def examples_from_arrays(
+    instances: Sequence[ProblemInstance],
+    designs: Sequence[np.ndarray],
+    groups: Sequence | None = None,
+    sources: Sequence[str] | None = None,
+) -> list[DesignExample]:
+    """Examples from instances and designs (``groups``: which share an instance)."""
+    utilities = [float(inst.objective(np.asarray(d, dtype=float))[0])
+                 for inst, d in zip(instances, designs, strict=True)]  # fmt: skip
+    shares = return_shares(np.asarray(utilities), groups or list(range(len(instances))))
+    sources = sources or [""] * len(instances)
+    rows = zip(instances, designs, shares, sources, strict=True)
+    return [DesignExample(inst, np.asarray(d, dtype=float), _goal(inst, share), src)
+            for inst, d, share, src in rows]  # fmt: skip
+
+
+def examples_from_dataset(path: str) -> tuple[list[DesignExample], dict]:
+    """Every episode of one stage-1 dataset folder, in either format."""
+    from agents.dataset import TrajectoryDataset, manifest_format
+    from agents.user_dataset import USER_FORMAT, UserTrajectoryDataset
+
+    fmt = manifest_format(path)
+    if fmt == USER_FORMAT:
+        data = UserTrajectoryDataset.load(path)
+    elif fmt == "aign.trajectories":
+        data = TrajectoryDataset.load(path)
+    else:
+        raise AignError(f"{path}: not a stage-1 dataset (format {fmt!r}); use the --out folder "
+                        "of aign collect")  # fmt: skip
+    instances = [data.instance(k) for k in range(data.n_episodes)]
+    if fmt == USER_FORMAT:
+        designs = [data.power_trajectory(k)[-1] for k in range(data.n_episodes)]
+    else:
+        designs = [data["powers_mw"][k, -1, : inst.n_users].astype(float)
+                   for k, inst in enumerate(instances)]  # fmt: skip
+    scenario = data.header.scenario
+    groups = [(str(path), scenario, int(s)) for s in data["seeds"]]
+    sources = [str(s) for s in data["source"]]
+    examples = examples_from_arrays(instances, designs, groups, sources)
+    return examples, {"path": str(path), "format": fmt, "episodes": len(examples),
+                      "scenario": scenario, "sources": sorted(set(sources))}  # fmt: skip
+
+
+def load_design_data(paths: str | Sequence[str]) -> DesignData:
+    """All episodes of one or more datasets (any mix of scenarios, sizes and formats)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    if not paths:
+        raise AignError("no dataset given: --data DATASET (repeat it to combine)")
+    examples: list[DesignExample] = []
+    sources = []
+    for path in paths:
+        found, info = examples_from_dataset(path)
+        examples += found
+        sources.append(info)
+    if not examples:
+        raise AignError(f"the datasets {', '.join(map(str, paths))} hold no episodes")
+    return DesignData(examples, {"datasets": sources, "examples": len(examples)})

@@ -1,8 +1,8 @@
-"""Powers in mW <-> the diffusion model's space ``[-1, 1]``; padded users are masked."""
+"""Powers in mW <-> the diffusion model's space ``[-1, 1]``, per instance."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,11 +10,10 @@ import torch
 
 @dataclass(frozen=True)
 class PowerNormalizer:
-    """``x = 2 p / p_max - 1``: 0 mW is ``-1``, the top level ``+1``.
+    """``x = 2 p / p_max - 1``: 0 mW is ``-1``, the instance's top level ``+1``.
 
-    ``p_max_mw`` is the top level of the training data; an instance with other levels is
-    still planned for in relative terms (``p / p_max`` of its own top level) and snapped to
-    its own levels.
+    Per instance, so a model plans for any level grid in relative terms; the planner snaps
+    the result to the instance's own levels.
     """
 
     p_max_mw: float
@@ -23,23 +22,12 @@ class PowerNormalizer:
         if not self.p_max_mw > 0:
             raise ValueError(f"p_max_mw must be > 0, got {self.p_max_mw}")
 
-    def normalize(self, power_mw: np.ndarray | torch.Tensor, p_max_mw: float | None = None):
-        return 2.0 * power_mw / (p_max_mw or self.p_max_mw) - 1.0
+    def normalize(self, power_mw: np.ndarray | torch.Tensor):
+        return 2.0 * power_mw / self.p_max_mw - 1.0
 
-    def unnormalize(self, x: np.ndarray | torch.Tensor, p_max_mw: float | None = None):
-        """Back to mW, clipped to ``[0, p_max]`` (samples may overshoot slightly)."""
-        p = (x + 1.0) / 2.0 * (p_max_mw or self.p_max_mw)
-        top = p_max_mw or self.p_max_mw
-        return p.clamp(0.0, top) if isinstance(p, torch.Tensor) else np.clip(p, 0.0, top)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-PADDED_VALUE = -1.0  # normalized value of a padded user (0 mW)
-
-
-def apply_mask(x: torch.Tensor, user_mask: torch.Tensor) -> torch.Tensor:
-    """Padded users (``user_mask == 0``) of ``x`` ``(B, T, N)`` set to 0 mW."""
-    m = user_mask[:, None, :]
-    return x * m + PADDED_VALUE * (1.0 - m)
+    def unnormalize(self, x: np.ndarray | torch.Tensor):
+        """Back to mW, clipped to ``[0, p_max]``."""
+        p = (x + 1.0) / 2.0 * self.p_max_mw
+        if isinstance(p, torch.Tensor):
+            return p.clamp(0.0, self.p_max_mw)
+        return np.clip(p, 0.0, self.p_max_mw)

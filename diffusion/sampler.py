@@ -1,102 +1,93 @@
-"""The DDIM sampling loop with classifier-free guidance: denoiser + scheduler -> trajectories.
+"""The DDIM sampling loop on the interference graph: denoiser + scheduler + twin -> designs.
 
-The loop knows neither the network's insides nor the schedule's formulas; it asks the
-denoiser for noise and the scheduler for steps. All K candidates of all conditions are
-denoised in one batch (conditional and unconditional passes stacked too).
+K candidates are denoised together. At every step the network predicts the clean design
+``x_0``; classifier-free guidance combines the conditional and unconditional predictions
+(stacked in one batch); the scheduler takes the DDIM step; and the radio state of the new
+estimate on the twin (:func:`diffusion.graph.radio_features`) is what the network reads at
+the next step (self-conditioning, Chen et al. 2023, with the twin's physics in place of
+the raw estimate). The loop knows neither the network's insides nor the schedule's formulas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import numpy as np
 import torch
-from torch import nn
 
-from diffusion.conditioning import GOAL_GROUPS, Condition
-from diffusion.normalizer import apply_mask
+from diffusion.conditioning import GOAL_GROUPS, given_groups, only_group
+from diffusion.denoisers import GraphDenoiser
+from diffusion.graph import DesignGraph, radio_features
+from diffusion.normalizer import PowerNormalizer
 from diffusion.scheduler import DDIMScheduler
 
 
-def guided_noise(
-    denoiser: nn.Module,
+def guided_x0(
+    model: GraphDenoiser,
+    encoded: dict,
     x: torch.Tensor,
     t: int,
-    cond: Condition,
-    guidance_weight: float,
-    compose: bool = False,
+    frac: torch.Tensor,
+    radio: torch.Tensor,
+    estimated: torch.Tensor,
+    goals: list[np.ndarray],
+    weight: float,
 ) -> torch.Tensor:
-    """Noise prediction with classifier-free guidance (Ho & Salimans 2022, eq. 6)::
+    """``x_0`` with classifier-free guidance (Ho & Salimans 2022, eq. 6, on ``x_0``)::
 
-        eps = eps(x, problem) + w * (eps(x, problem + goals) - eps(x, problem))
+        x0 = x0(x, problem) + w * sum_g (x0(x, problem + goal_g) - x0(x, problem))
 
-    (``w = 1``: the conditional model alone; ``w = 0``: no goals; the paper's ``w`` is
-    ``w - 1`` here). The problem features are always given; only goals are dropped.
-
-    ``compose=True`` guides on each given goal group separately and sums the directions,
-    so that conditions seen alone in training combine at test time (Decision Diffuser,
-    Ajay et al. 2023, eq. 9): ``eps = eps_0 + w * sum_g (eps(x, problem + goal_g) - eps_0)``.
+    ``goals`` holds one goal vector (the joint condition) or one per group (composition,
+    Ajay et al. 2023, eq. 9). ``w = 1`` with one goal vector is the conditional model alone
+    (one pass); ``w = 0`` ignores the goals.
     """
-    b = x.shape[0]
-    steps = torch.full((b,), t, dtype=torch.long)
-    if guidance_weight == 1.0 and not compose:
-        return denoiser(x, steps, cond)
-    none = cond.with_goals_kept(torch.zeros(len(GOAL_GROUPS)))
-    if guidance_weight == 0.0:  # the goals' term vanishes: one pass suffices
-        return denoiser(x, steps, none)
-    if not compose:
-        parts = [none, cond]
-    else:
-        parts = [none]
-        for g in range(len(GOAL_GROUPS)):
-            only = torch.zeros_like(cond.goal_keep)
-            only[:, g] = cond.goal_keep[:, g]
-            parts.append(cond.with_goals_kept(only))
-    eps = denoiser(x.repeat(len(parts), 1, 1), steps.repeat(len(parts)), Condition.cat(parts))
-    eps = eps.reshape(len(parts), b, *x.shape[1:])
-    eps_none = eps[0]
-    if not compose:
-        return eps_none + guidance_weight * (eps[1] - eps_none)
-    # groups not given in ``cond`` give eps(problem) again: their difference is zero
-    return eps_none + guidance_weight * (eps[1:] - eps_none).sum(dim=0)
+    k = x.shape[0]
+    if weight == 1.0 and len(goals) == 1:
+        g = torch.from_numpy(goals[0])[None].expand(k, -1)
+        return model.step(encoded, x, frac, radio, estimated, g)
+    conds = [np.zeros_like(goals[0])] + list(goals)
+    stacked = torch.from_numpy(np.repeat(np.stack(conds), k, axis=0))
+    rep = len(conds)
+    out = model.step(
+        encoded, x.repeat(rep, 1), frac.repeat(rep), radio.repeat(rep, 1, 1),
+        estimated.repeat(rep), stacked,
+    ).reshape(rep, k, -1)  # fmt: skip
+    return out[0] + weight * (out[1:] - out[0]).sum(0)
 
 
 @torch.no_grad()
-def sample_trajectories(
-    denoiser: nn.Module,
+def sample_designs(
+    model: GraphDenoiser,
     scheduler: DDIMScheduler,
-    cond: Condition,
-    start: torch.Tensor,
-    horizon: int,
-    num_steps: int = 10,
-    guidance_weight: float = 1.5,
-    eta: float = 0.0,
-    generator: torch.Generator | None = None,
+    graph: DesignGraph,
+    goal: np.ndarray,
+    candidates: int,
+    steps: int,
+    guidance_weight: float = 1.0,
     compose: bool = False,
-    return_intermediates: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, Sequence[torch.Tensor]]:
-    """Normalized trajectories ``(B, horizon + 1, N)`` for a batch of conditions.
+    seed: int = 0,
+) -> np.ndarray:
+    """``candidates`` designs ``(K, U)`` in mW (continuous: the planner snaps to levels)."""
+    norm = PowerNormalizer(graph.p_max_mw)
+    encoded = model.encode(graph.static, graph.neighbours, graph.edges, graph.valid,
+                           sparse=True)  # fmt: skip
+    generator = torch.Generator().manual_seed(int(seed))
+    n = graph.n_users
+    x = torch.randn((candidates, n), generator=generator)
+    radio = torch.zeros((candidates, n, model.config.radio_features))
+    estimated = torch.zeros(candidates)
+    groups = given_groups(goal)
+    goals = [only_group(goal, g) for g in groups] if compose and len(groups) > 1 else [goal]
+    taus = scheduler.timesteps(steps)
+    x0 = x
+    for i, t in enumerate(taus):
+        t_prev = taus[i + 1] if i + 1 < len(taus) else -1
+        frac = scheduler.time_fraction(t).expand(candidates)
+        x0 = guided_x0(model, encoded, x, t, frac, radio, estimated, goals, guidance_weight)
+        x0 = x0.clamp(-1.0, 1.0)
+        x = scheduler.step_from_x0(x0, t, t_prev, x)
+        if t_prev >= 0:  # (after the last step nobody reads it)
+            radio = radio_features(graph, norm.unnormalize(x0.numpy().astype(np.float64)))
+            estimated = torch.ones(candidates)
+    return norm.unnormalize(x0.numpy().astype(np.float64))
 
-    ``start`` ``(B, N)``: the known first state, imposed at every step by inpainting (as
-    Diffuser conditions on the current state). Padded users are held at 0 mW throughout.
-    """
-    b, n = start.shape
-    mask = cond.user_mask
-    x = torch.randn((b, horizon + 1, n), generator=generator)
-    intermediates = []
-    timesteps = scheduler.timesteps(num_steps)
-    for i, t in enumerate(timesteps):
-        x = _impose(x, start, mask)
-        eps = guided_noise(denoiser, x, t, cond, guidance_weight, compose)
-        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-        x, x0 = scheduler.step(eps, t, t_prev, x, eta=eta, generator=generator)
-        if return_intermediates:
-            intermediates.append(x0)
-    x = _impose(x, start, mask)
-    return (x, intermediates) if return_intermediates else x
 
-
-def _impose(x: torch.Tensor, start: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The known first state written in, padded users set to 0 mW."""
-    x = x.clone()
-    x[:, 0] = start
-    return apply_mask(x, mask)
+__all__ = ["GOAL_GROUPS", "guided_x0", "sample_designs"]

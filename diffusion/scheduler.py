@@ -1,8 +1,8 @@
 """The noise schedule and the DDPM/DDIM maths, separate from any network.
 
 Notation follows Ho et al. 2020 (DDPM) and Song et al. 2021 (DDIM): ``x_0`` is a clean
-(normalized) trajectory, ``eps ~ N(0, I)``, ``t`` a training timestep in ``0 .. T-1`` and
-``alpha_bar_t = prod_{s <= t} (1 - beta_s)``. The network predicts ``eps`` ("noise
+(normalized) design, ``eps ~ N(0, I)``, ``t`` a training timestep in ``0 .. T-1`` and
+``alpha_bar_t = prod_{s <= t} (1 - beta_s)``. The network predicts ``x_0`` ("sample
 prediction"); everything else here is closed-form.
 """
 
@@ -92,37 +92,19 @@ class DDIMScheduler:
             return [t_max]
         return [int(t) for t in np.round(np.linspace(t_max, 0, num_steps)).astype(int)]
 
-    def step(
-        self,
-        eps: torch.Tensor,
-        t: int,
-        t_prev: int,
-        x_t: torch.Tensor,
-        eta: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One DDIM step from ``t`` to ``t_prev`` (``-1``: the clean data); returns
-        ``(x_{t_prev}, predicted x_0)``.
+    def step_from_x0(
+        self, x0: torch.Tensor, t: int, t_prev: int, x_t: torch.Tensor
+    ) -> torch.Tensor:
+        """One deterministic DDIM step (``eta = 0``) from a predicted clean sample.
 
-        Song et al. 2021, eq. 12::
-
-            x_prev = sqrt(ab_prev) x0_pred + sqrt(1 - ab_prev - sigma^2) eps + sigma z
-
-        with ``sigma = eta sqrt((1 - ab_prev) / (1 - ab_t)) sqrt(1 - ab_t / ab_prev)``
-        (eq. 16): ``eta = 0`` is the deterministic DDIM, ``eta = 1`` DDPM's posterior variance.
+        For networks that predict ``x_0`` ("sample prediction"): the noise is implied by
+        eq. 4, ``eps = (x_t - sqrt(ab_t) x_0) / sqrt(1 - ab_t)``, and eq. 12 moves on.
         """
         ab_t = self._alpha_bar(t).to(x_t.dtype)
         ab_prev = self._alpha_bar(t_prev).to(x_t.dtype)
-        x0 = self.predict_x0(x_t, eps, torch.tensor(t))
-        clip = self.config.clip_sample
-        if clip is not None:
-            x0 = x0.clamp(-clip, clip)
-            # keep eps consistent with the clipped x_0 (eq. 4 solved for eps)
-            eps = (x_t - ab_t.sqrt() * x0) / (1.0 - ab_t).sqrt()
-        sigma = eta * ((1 - ab_prev) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_prev).sqrt()
-        direction = (1.0 - ab_prev - sigma**2).clamp(min=0.0).sqrt() * eps
-        x_prev = ab_prev.sqrt() * x0 + direction
-        if eta > 0 and t_prev >= 0:
-            z = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype)
-            x_prev = x_prev + sigma * z
-        return x_prev, x0
+        eps = (x_t - ab_t.sqrt() * x0) / (1.0 - ab_t).sqrt()
+        return ab_prev.sqrt() * x0 + (1.0 - ab_prev).sqrt() * eps
+
+    def time_fraction(self, t: torch.Tensor | int) -> torch.Tensor:
+        """``(t + 1) / T`` in ``(0, 1]``: the timestep as the network sees it."""
+        return (torch.as_tensor(t, dtype=torch.float32) + 1.0) / self.num_train_timesteps

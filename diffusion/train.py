@@ -1,10 +1,13 @@
-"""Stage 2 training: a conditional diffusion model over the power trajectories of a dataset.
+"""Stage 2 training: the graph denoiser on the designs of stage 1's datasets.
 
-Read top to bottom: load the datasets, build the condition of every episode, then for each
-step draw a batch, drop goal groups at random (classifier-free guidance), noise the
-trajectories at random timesteps (DDPM, Ho et al. 2020, eq. 4), regress the noise (L_simple,
-eq. 14) on real users and steps after the first, and keep an exponential moving average
-(EMA) of the weights. The EMA weights are what is saved and sampled from.
+Read top to bottom: load the examples, lay each instance out as a graph once, then for each
+step take a few instances and, for each, ``noise_draws`` noisy copies of its design at
+random timesteps (DDPM forward process, Ho et al. 2020, eq. 4); drop goal groups at random
+(classifier-free guidance); with probability 1/2 first let the network estimate the design
+without help and give it the radio state of that estimate (self-conditioning, Chen et al.
+2023: what it will see at every sampling step but the first); regress the clean design
+(``x_0`` prediction, MSE over users), and keep an exponential moving average of the
+weights, which is what is saved and sampled from.
 """
 
 from __future__ import annotations
@@ -16,18 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from diffusion.checkpoint import DiffusionModel
-from diffusion.conditioning import GOAL_GROUPS
-from diffusion.data import (
-    RETURN_NORMALIZATIONS,
-    TrainingData,
-    build_training_data,
-    load_datasets,
-)
-from diffusion.denoisers import DENOISER_KINDS, DenoiserConfig, build_denoiser
-from diffusion.normalizer import apply_mask
+from diffusion.conditioning import GOAL_DIM, GOAL_DROPOUT, drop_goals
+from diffusion.data import DesignData, DesignExample, load_design_data
+from diffusion.denoisers import DenoiserConfig, GraphDenoiser
+from diffusion.graph import DEFAULT_NEIGHBOURS, DesignGraph, design_graph, radio_features
+from diffusion.normalizer import PowerNormalizer
 from diffusion.runtime import torch_threads
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
 from twin.core import AignError
@@ -37,25 +37,27 @@ from twin.core import AignError
 class TrainArgs:
     """What ``aign train diffusion`` takes."""
 
-    data: str | Sequence[str]  # dataset folder(s) written by aign collect
+    data: str | Sequence[str]  # stage-1 dataset folder(s) (aign collect --out)
     out: str  # model folder to write (model.safetensors, config.json, checkpoints/)
-    denoiser: str = "transformer"  # "transformer" (users as tokens) or "unet" (temporal U-Net)
-    width: int = 64  # transformer token size / U-Net channels of the first level
-    depth: int = 2  # transformer blocks
-    heads: int = 4  # transformer attention heads
-    dim_mults: tuple[int, ...] = (1, 2)  # U-Net channel multiplier per level
-    steps: int = 4000  # gradient steps
-    batch_size: int = 128  # trajectories per step
-    lr: float = 1e-3  # AdamW peak learning rate (linear warm-up, cosine decay to 10%)
-    warmup_steps: int = 100  # steps of linear learning-rate warm-up
-    weight_decay: float = 1e-4  # AdamW weight decay
-    ema_decay: float = 0.995  # EMA of the weights (with the usual (1+n)/(10+n) warm-up)
-    return_normalization: str = "instance"  # "instance" or "user_count" (see diffusion.data)
-    goal_drop_prob: float = 0.25  # chance of dropping each goal group (CFG training)
+    steps: int = 6000  # gradient steps
+    instances_per_step: int = 4  # instances per gradient step
+    noise_draws: int = 8  # noisy copies of each instance's design per step
+    hidden: int = 64  # encoder width
+    layers: int = 3  # encoder message-passing rounds
+    step_hidden: int = 48  # step-network width
+    step_layers: int = 1  # message-passing rounds per denoising step
+    heads: int = 4  # edge weights per step round
+    neighbours: int = DEFAULT_NEIGHBOURS  # interferers per user in the graph
+    lr: float = 2e-3  # AdamW peak learning rate (linear warm-up, cosine decay to 5%)
+    warmup_steps: int = 200
+    weight_decay: float = 1e-4
+    ema_decay: float = 0.999  # EMA of the weights (with the usual (1+n)/(10+n) warm-up)
+    goal_drop_prob: float = GOAL_DROPOUT  # chance of dropping each goal group (CFG)
+    self_condition_prob: float = 0.5  # chance of a self-conditioning first pass
     train_timesteps: int = 100  # diffusion steps T of the cosine schedule
     seed: int = 0  # initialization, batches and noise
     checkpoint_every: int = 0  # also save checkpoints/step-N every N steps (0: final only)
-    threads: int | None = 1  # torch CPU threads (None: torch's default; 1 suits small nets)
+    threads: int | None = 1  # torch CPU threads
     progress: bool = False  # show a tqdm progress bar
     extra: dict = field(default_factory=dict)  # free-form provenance stored in config.json
 
@@ -70,35 +72,56 @@ class TrainReport:
     seconds: float
 
 
-def denoising_loss(
-    denoiser: torch.nn.Module,
-    scheduler: DDIMScheduler,
-    x0: torch.Tensor,
-    cond,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """Noise-prediction MSE on one batch (Ho et al. 2020, eq. 14, ``L_simple``).
+@dataclass
+class _Prepared:
+    """An example laid out once: its graph and its design in the model's space."""
 
-    The first state is given (inpainted, as at sampling) and padded users are held at 0 mW,
-    so neither counts in the loss.
-    """
-    b = x0.shape[0]
-    t = torch.randint(0, scheduler.num_train_timesteps, (b,), generator=generator)
-    noise = torch.randn(x0.shape, generator=generator)
-    mask = cond.user_mask
-    x_t = scheduler.add_noise(x0, noise, t)
-    x_t[:, 0] = x0[:, 0]
-    x_t = apply_mask(x_t, mask)
-    eps = denoiser(x_t, t, cond)
-    weight = mask[:, None, :].expand_as(x0).clone()
-    weight[:, 0] = 0.0
-    return ((eps - noise) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+    graph: DesignGraph
+    x0: torch.Tensor  # (U,)
+    goal: torch.Tensor  # (GOAL_DIM,)
+
+
+def _prepare(example: DesignExample, neighbours: int) -> _Prepared:
+    graph = design_graph(example.instance, neighbours)
+    x0 = PowerNormalizer(graph.p_max_mw).normalize(example.design_mw)
+    return _Prepared(graph, torch.as_tensor(x0, dtype=torch.float32),
+                     torch.as_tensor(example.goal, dtype=torch.float32))  # fmt: skip
+
+
+def denoising_loss(
+    model: GraphDenoiser,
+    scheduler: DDIMScheduler,
+    item: _Prepared,
+    draws: int,
+    generator: torch.Generator,
+    goal_drop_prob: float,
+    self_condition_prob: float,
+) -> torch.Tensor:
+    """``x_0``-prediction MSE for ``draws`` noisy copies of one instance's design."""
+    g = item.graph
+    n = g.n_users
+    t = torch.randint(0, scheduler.num_train_timesteps, (draws,), generator=generator)
+    noise = torch.randn((draws, n), generator=generator)
+    x_t = scheduler.add_noise(item.x0[None].expand(draws, -1), noise, t)
+    goals = drop_goals(item.goal[None].expand(draws, -1).clone(), generator, goal_drop_prob)
+    frac = scheduler.time_fraction(t)
+    encoded = model.encode(g.static, g.neighbours, g.edges, g.valid)
+    radio = torch.zeros((draws, n, model.config.radio_features))
+    estimated = torch.zeros(draws)
+    if torch.rand((), generator=generator) < self_condition_prob:
+        with torch.no_grad():
+            first = model.step(encoded, x_t, frac, radio, estimated, goals).clamp(-1.0, 1.0)
+        norm = PowerNormalizer(g.p_max_mw)
+        radio = radio_features(g, norm.unnormalize(first.numpy().astype(np.float64)))
+        estimated = torch.ones(draws)
+    pred = model.step(encoded, x_t, frac, radio, estimated, goals)
+    return ((pred - item.x0[None]) ** 2).mean()
 
 
 def _learning_rate(args: TrainArgs, step: int) -> float:
     warm = min(1.0, (step + 1) / max(args.warmup_steps, 1))
     progress = step / max(args.steps - 1, 1)
-    return args.lr * warm * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    return args.lr * warm * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()
@@ -108,66 +131,43 @@ def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step
         e.lerp_(p, 1.0 - d)
 
 
-def _bundle(args: TrainArgs, data: TrainingData, ema, config, scheduler, mdp, levels):
-    meta = {
-        "dataset": data.provenance,
-        "train": {
-            k: v for k, v in asdict(args).items() if k not in ("extra", "progress", "threads")
-        },
-        **({"extra": args.extra} if args.extra else {}),
-    }
-    meta["train"]["data"] = [str(d) for d in ([args.data] if isinstance(args.data, str)
-                                              else args.data)]  # fmt: skip
-    meta["train"]["dim_mults"] = list(args.dim_mults)
-    return DiffusionModel(ema, config, scheduler, data.normalizer, mdp, data.return_ranges,
-                          levels, meta)  # fmt: skip
-
-
 def train_diffusion(
-    args: TrainArgs, progress: Callable[[int, int, float], None] | None = None
+    args: TrainArgs,
+    progress: Callable[[int, int, float], None] | None = None,
+    data: DesignData | None = None,
 ) -> TrainReport:
-    """Train on ``args.data`` and write the model folder ``args.out``.
+    """Train on ``args.data`` (or on ``data`` already loaded) and write ``args.out``.
 
     ``progress(step, total, loss)`` is called every step (for the UI's background jobs).
     """
-    if args.steps < 1 or args.batch_size < 1:
-        raise AignError(f"steps and batch_size must be >= 1, got {args.steps}, {args.batch_size}")
-    if args.denoiser not in DENOISER_KINDS:
-        kinds = ", ".join(DENOISER_KINDS)
-        raise AignError(f"denoiser must be one of {kinds}, got {args.denoiser!r}")
-    if args.return_normalization not in RETURN_NORMALIZATIONS:
-        allowed = ", ".join(RETURN_NORMALIZATIONS)
-        raise AignError(f"return_normalization must be one of {allowed}, "
-                        f"got {args.return_normalization!r}")  # fmt: skip
+    if args.steps < 1 or args.instances_per_step < 1 or args.noise_draws < 1:
+        raise AignError("steps, instances_per_step and noise_draws must be >= 1")
     if not 0.0 <= args.goal_drop_prob < 1.0:
         raise AignError(f"goal_drop_prob must be in [0, 1), got {args.goal_drop_prob}")
     if args.threads is not None and args.threads < 1:
         raise AignError(f"threads must be >= 1, got {args.threads}")
     with torch_threads(args.threads):
-        return _train(args, progress)
+        return _train(args, progress, data)
 
 
-def _train(args: TrainArgs, progress: Callable[[int, int, float], None] | None) -> TrainReport:
+def _train(args: TrainArgs, progress, data: DesignData | None) -> TrainReport:
     started = time.perf_counter()
-    datasets = load_datasets(args.data)
-    header = datasets[0].header
-    data = build_training_data(datasets, args.return_normalization)
+    data = data or load_design_data(args.data)
+    items = [_prepare(e, args.neighbours) for e in data.examples]
     try:
-        config = DenoiserConfig(
-            kind=args.denoiser, max_users=header.mdp.max_users, horizon=header.mdp.horizon,
-            width=args.width, depth=args.depth, heads=args.heads, dim_mults=tuple(args.dim_mults),
-        )  # fmt: skip
+        config = DenoiserConfig(goal_dim=GOAL_DIM, hidden=args.hidden, layers=args.layers,
+                                step_hidden=args.step_hidden, step_layers=args.step_layers,
+                                heads=args.heads)  # fmt: skip
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(args.seed)
+            model = GraphDenoiser(config)
     except ValueError as exc:
         raise AignError(str(exc)) from None
     scheduler = DDIMScheduler(SchedulerConfig(num_train_timesteps=args.train_timesteps))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(args.seed)
-        model = build_denoiser(config)
     ema = copy.deepcopy(model).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
     out = Path(args.out)
-    n = len(data)
     losses: list[float] = []
     bar = None
     if args.progress:
@@ -176,11 +176,12 @@ def _train(args: TrainArgs, progress: Callable[[int, int, float], None] | None) 
         bar = tqdm(total=args.steps, desc="train diffusion", unit="step")
     model.train()
     for step in range(args.steps):
-        idx = torch.randint(0, n, (args.batch_size,), generator=generator)
-        cond = data.cond.select(idx)
-        keep = torch.rand((len(idx), len(GOAL_GROUPS)), generator=generator)
-        cond.goal_keep = (keep >= args.goal_drop_prob).float()
-        loss = denoising_loss(model, scheduler, data.x0[idx], cond, generator)
+        picks = torch.randint(0, len(items), (args.instances_per_step,), generator=generator)
+        loss = sum(
+            denoising_loss(model, scheduler, items[int(i)], args.noise_draws, generator,
+                           args.goal_drop_prob, args.self_condition_prob)
+            for i in picks
+        ) / len(picks)  # fmt: skip
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(args, step)
         optimizer.zero_grad(set_to_none=True)
@@ -188,7 +189,7 @@ def _train(args: TrainArgs, progress: Callable[[int, int, float], None] | None) 
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         _update_ema(ema, model, args.ema_decay, step)
-        losses.append(loss.item())
+        losses.append(float(loss.item()))
         if bar is not None:
             bar.update(1)
             if step % 50 == 0:
@@ -196,14 +197,25 @@ def _train(args: TrainArgs, progress: Callable[[int, int, float], None] | None) 
         if progress is not None:
             progress(step + 1, args.steps, losses[-1])
         if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
-            bundle = _bundle(args, data, ema, config, scheduler, header.mdp, header.levels_mw)
+            bundle = _bundle(args, data, ema, config, scheduler, items)
             bundle.meta["train"]["steps_done"] = step + 1
             bundle.save(out / "checkpoints" / f"step-{step + 1}")
     if bar is not None:
         bar.close()
-    bundle = _bundle(args, data, ema, config, scheduler, header.mdp, header.levels_mw)
-    final_loss = float(sum(losses[-100:]) / len(losses[-100:]))
+    bundle = _bundle(args, data, ema, config, scheduler, items)
+    final_loss = float(np.mean(losses[-100:]))
     bundle.meta["train"]["steps_done"] = args.steps
     bundle.meta["train"]["final_loss"] = final_loss
     bundle.path = bundle.save(out)
     return TrainReport(bundle, out, final_loss, time.perf_counter() - started)
+
+
+def _bundle(args, data: DesignData, ema, config, scheduler, items) -> DiffusionModel:
+    from diffusion.envelope import Envelope
+
+    train = {k: v for k, v in asdict(args).items() if k not in ("extra", "progress", "threads")}
+    train["data"] = [str(d) for d in ([args.data] if isinstance(args.data, str) else args.data)]
+    meta = {"dataset": data.provenance, "train": train,
+            **({"extra": args.extra} if args.extra else {})}  # fmt: skip
+    envelope = Envelope.of([it.graph for it in items], [e.goal for e in data.examples])
+    return DiffusionModel(ema, config, scheduler, args.neighbours, envelope, meta)

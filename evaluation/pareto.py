@@ -116,7 +116,7 @@ class ParetoArgs:
     model: str | None = None  # diffusion model folder (default: the shipped models/paper)
     sac: str | None = None  # trained SAC agent folder (default: models/sac if present)
     bcq: str | None = None  # trained BCQ agent folder (default: models/bcq if present)
-    plan_steps: int = 5  # DDIM steps
+    plan_steps: int = 4  # DDIM steps (the planner's default)
     threads: int = 1  # torch threads
     quick: bool = False
 
@@ -175,10 +175,12 @@ def planner_methods(args: ParetoArgs) -> list[Method]:
     except (AignError, OSError, ValueError) as exc:
         return [Method(n, None, learned=True, unavailable=str(exc)) for n in names]
 
-    def plan(k: int) -> Designer:
-        return lambda inst: planner.plan(inst, candidates=k, recover_actions=False).best
+    def plan(k: int) -> Designer:  # the plan scores its candidates: its best is the design
+        return lambda inst: planner.plan(inst, candidates=k, recover_actions=False).designs_mw[0]
 
-    return [Method(n, plan(k), learned=True, spec=f"planner:candidates={k}")
+    # 64 candidates of 10 000 users are 640 000 graph nodes per step: left to 1000 users.
+    return [Method(n, plan(k), learned=True, spec=f"planner:candidates={k}",
+                   max_users=1000 if k > 16 else None)
             for n, k in zip(names, args.candidates, strict=True)]  # fmt: skip
 
 

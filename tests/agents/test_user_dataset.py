@@ -96,3 +96,35 @@ def test_minari_loads_the_export_with_its_own_loader(tmp_path, mixed, monkeypatc
         assert np.allclose(episodes[u].rewards, mixed["rewards"][u])
         assert np.array_equal(episodes[u].actions[:, 0], mixed["actions"][u])
         assert episodes[u].terminations[-1] and not episodes[u].truncations.any()
+
+
+def test_price_jitter_draws_a_price_per_episode_and_the_dataset_keeps_it_exactly(tmp_path):
+    per_user("coordinate", tmp_path / "j", episodes=6, price_jitter=2.0)
+    data = UserTrajectoryDataset.load(tmp_path / "j")
+    base = data.header.price
+    prices = np.array([data.instance(k).price for k in range(6)])
+    assert np.all((prices >= base / 2) & (prices <= base * 2)) and len(set(prices)) == 6
+    for k in range(6):  # the stored utilities were computed at the drawn price
+        inst, powers = data.instance(k), data.power_trajectory(k)
+        assert data["final_utility"][k] == float(inst.objective(powers[-1])[0])
+    per_user("coordinate", tmp_path / "plain", episodes=2)  # no jitter: the header's price
+    plain = UserTrajectoryDataset.load(tmp_path / "plain")
+    assert [plain.instance(k).price for k in range(2)] == [base, base]
+    assert "price_jitter" not in plain.header.to_dict()  # earlier datasets' headers match
+
+
+def test_price_jitter_is_refused_for_joint_episodes(tmp_path):
+    with pytest.raises(AignError, match="per-user"):
+        collect(CollectArgs("paper-20", "random", 2, str(tmp_path / "d"), users=[3],
+                            price_jitter=2.0))  # fmt: skip
+
+
+def test_episodes_of_a_batch_are_those_of_batches_of_one(tmp_path):
+    # One sampler (and its shadowing fields) serves a whole batch: same episodes as alone.
+    per_user("coordinate", tmp_path / "b3", episodes=3)
+    collect(CollectArgs("paper-20", "coordinate", 3, str(tmp_path / "b1"), users=[3, 7],
+                        batch=1, formulation="per-user"))  # fmt: skip
+    a, b = UserTrajectoryDataset.load(tmp_path / "b3"), UserTrajectoryDataset.load(tmp_path / "b1")
+    for k in range(3):
+        assert np.array_equal(a.instance(k).gains, b.instance(k).gains)
+        assert np.array_equal(a.power_trajectory(k), b.power_trajectory(k))

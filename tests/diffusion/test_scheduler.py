@@ -36,17 +36,23 @@ def test_predict_x0_inverts_add_noise():
 
 
 @pytest.mark.parametrize("t, t_prev", [(99, 60), (60, 10), (10, 0), (30, -1)])
-def test_ddim_step_with_the_true_noise_and_eta_0_lands_on_the_forward_marginal(t, t_prev):
-    """With eps exact, eq. 12 gives x_t' = sqrt(ab_t') x0 + sqrt(1 - ab_t') eps; x0 at the end."""
+def test_ddim_step_from_the_true_x0_lands_on_the_forward_marginal(t, t_prev):
+    """With x0 exact the implied eps is exact, and eq. 12 (eta = 0) gives
+    x_t' = sqrt(ab_t') x0 + sqrt(1 - ab_t') eps; x0 itself at the end."""
     sched = DDIMScheduler()
     g = torch.Generator().manual_seed(1)
-    x0 = torch.rand((2, 9, 4), generator=g, dtype=torch.float64) * 2 - 1
-    eps = torch.randn((2, 9, 4), generator=g, dtype=torch.float64)
+    x0 = torch.rand((2, 9), generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn((2, 9), generator=g, dtype=torch.float64)
     x_t = sched.add_noise(x0, eps, torch.tensor(t))
-    x_prev, x0_pred = sched.step(eps, t, t_prev, x_t, eta=0.0)
+    x_prev = sched.step_from_x0(x0, t, t_prev, x_t)
     expected = x0 if t_prev < 0 else sched.add_noise(x0, eps, torch.tensor(t_prev))
-    assert torch.allclose(x0_pred, x0, atol=1e-9)
     assert torch.allclose(x_prev, expected, atol=1e-9)
+
+
+def test_time_fraction_runs_from_one_step_to_one():
+    sched = DDIMScheduler(SchedulerConfig(num_train_timesteps=100))
+    assert float(sched.time_fraction(0)) == pytest.approx(0.01)
+    assert float(sched.time_fraction(99)) == 1.0
 
 
 def test_ddim_timesteps_run_evenly_from_the_last_training_step_to_zero():
@@ -55,12 +61,3 @@ def test_ddim_timesteps_run_evenly_from_the_last_training_step_to_zero():
     assert sched.timesteps(1) == [99]
     with pytest.raises(ValueError, match="between 1 and 100"):
         sched.timesteps(101)
-
-
-def test_eta_1_adds_seeded_noise_and_eta_0_none():
-    sched = DDIMScheduler()
-    x, eps = torch.zeros((1, 9, 2)), torch.zeros((1, 9, 2))
-    a, _ = sched.step(eps, 50, 25, x, eta=1.0, generator=torch.Generator().manual_seed(3))
-    b, _ = sched.step(eps, 50, 25, x, eta=1.0, generator=torch.Generator().manual_seed(3))
-    c, _ = sched.step(eps, 50, 25, x, eta=0.0)
-    assert torch.equal(a, b) and not torch.equal(a, c)

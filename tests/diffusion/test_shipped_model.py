@@ -1,10 +1,16 @@
-"""The default model that ships in models/paper (built by `make model`)."""
+"""The default model that ships in models/paper (built by `make model`).
 
+Quality figures on held-out instances are benchmarks (RESULTS.md, "Planner on the
+interference graph"); here, few instances, each checked against independent truth.
+"""
+
+import numpy as np
 import pytest
 
 from diffusion import DEFAULT_MODEL_DIR, load_planner
+from evaluation.paper import held_out
 from twin.api import snapshot_instance
-from twin.solvers import best_reference, exhaustive
+from twin.solvers import coordinate_ascent, exhaustive
 
 
 @pytest.fixture(scope="module")
@@ -12,46 +18,44 @@ def planner():
     return load_planner(DEFAULT_MODEL_DIR)
 
 
-def test_fig3_trajectory_from_zero_ends_at_the_exact_optimum_for_every_noise_seed(planner):
+def test_fig3_from_zero_ends_at_the_exact_optimum_with_16_candidates(planner):
     instance = snapshot_instance("paper-fig3")
     optimum = exhaustive(instance).tolist()  # independent truth: [28, 31]
-    for seed in range(10):  # measured: 94 of seeds 0-99 (6 end at (27, 31): 16, 18, 57, ...)
-        result = planner.plan(instance, seed=seed, recover_actions=False)
+    ends = []
+    for seed in range(5):  # the benchmark runs 20 seeds
+        result = planner.plan(instance, seed=seed, candidates=16, start_mw=np.zeros(2))
         assert result.trajectories_mw[0, 0].tolist() == [0.0, 0.0]
-        assert result.trajectories_mw[0, -1].tolist() == optimum, f"noise seed {seed}"
+        assert result.trajectories_mw[0, -1].tolist() == result.designs_mw[0].tolist()
+        ends.append(result.designs_mw[0].tolist())
+    assert all(end == optimum for end in ends), ends
 
 
 @pytest.mark.parametrize("name", ["paper-20", "paper-50", "paper-80"])
-def test_paper_instances_come_close_to_the_best_reference(planner, name):
-    # The t = 0 instances of three twin seeds (the scenario's, 1, 2). Benchmark goal: 99% of
-    # the best reference on average. One draw varies: measured 98.1-99.6% over six paper-20
-    # draws with the channel before issue 14 and 98.5-99.4% with its channel (whose seed-0
-    # draw, 98.8%, is a new instance: sum-of-sinusoids fading, nearest-node shadowing), so
-    # each draw must reach 98%. Measured means (before / after issue 14): paper-20 99.1 /
-    # 99.2%, paper-50 99.7 / 99.7%, paper-80 99.6 / 99.5%.
-    shares = []
-    for seed in (None, 1, 2):
-        instance = snapshot_instance(name, seed=seed)
-        result = planner.plan(instance)
-        reference = best_reference(instance).predicted["utility"]
-        shares.append(result.best.predicted["utility"] / reference)
-        assert result.best.predicted["feasible"] and not result.warnings
-    assert min(shares) >= 0.98, shares
-    assert sum(shares) / len(shares) >= 0.99, shares
+def test_held_out_paper_instances_reach_coordinate_ascent(planner, name):
+    # Two held-out instances (the benchmark's environment; training never used it). Each
+    # must come within 0.5% of coordinate ascent from zero (the benchmark's target is 0.1%
+    # on average), feasible and without an envelope warning.
+    for instance in held_out(name, seed=0, n=2):
+        result = planner.plan(instance, candidates=16, recover_actions=False)
+        reference = instance.objective(coordinate_ascent(instance, starts=1))[0]
+        assert result.utility[0] >= 0.995 * reference
+        assert result.violation[0] == 0 and not result.warnings
+
+
+def test_a_network_far_larger_than_any_in_training_is_planned(planner):
+    lo, hi = planner.model.envelope.users
+    instance = held_out("scale-1000x20", seed=0, n=1, n_users=2 * hi)[0]
+    result = planner.plan(instance, candidates=2, recover_actions=False)
+    assert result.designs_mw.shape == (2, 2 * hi)
+    assert np.isin(result.designs_mw, instance.levels_mw).all()
+    reference = instance.objective(coordinate_ascent(instance, starts=1, max_sweeps=2))[0]
+    assert result.utility[0] >= 0.95 * reference  # benchmark: 0.99 of the best classical
 
 
 def test_the_model_records_how_it_was_made(planner):
     meta = planner.model.meta
     scenarios = {d["scenario"] for d in meta["dataset"]["datasets"]}
-    assert {"paper-20", "paper-fig3"} <= scenarios
+    assert {"paper-20", "paper-50", "paper-80", "default", "paper-fig3"} <= scenarios
     assert meta["train"]["steps_done"] == meta["train"]["steps"]
-
-
-def test_the_model_saw_each_constraint_alone_in_training(planner):
-    """Constraint composition asks for limits seen alone, never together, in training."""
-    data = planner.model.meta["dataset"]
-    seen = {name for d in data["datasets"] for name in d["constraints"]}
-    assert {"min_rate_bps", "max_total_power_mw"} <= seen
-    for d in data["datasets"]:  # make model imposes one per episode: counts fit the episodes
-        assert sum(c["episodes"] for c in d["constraints"].values()) <= d["episodes"]
-    assert set(data["normalized_limits"]) == {"min_rate_bps", "max_total_power_mw"}
+    lo, hi = planner.model.envelope.users
+    assert lo <= 2 and hi >= 200  # fig3's 2 users up to the city district's hundreds

@@ -58,8 +58,10 @@ def test_fig3_trajectory_starts_at_zero_and_ends_at_the_optimum(micro):
     assert fig3["trajectory_mw"][0] == [0.0, 0.0]
     assert fig3["end_mw"] == fig3["trajectory_mw"][-1]
     assert fig3["optimum_mw"] == [28, 31]
-    # issue 4: the shipped model with the default planner ends at the exhaustive optimum
-    assert fig3["ends_at_optimum"] is True and fig3["seeds_ending_at_optimum"] == 10
+    # issues 4 and 13: the shipped model ends at the exhaustive optimum, with K = 16 on at
+    # least 19 of 20 noise seeds (measured: 20)
+    assert fig3["ends_at_optimum"] is True and fig3["seeds_ending_at_optimum"] >= 19
+    assert len(fig3["ends_over_seeds_0_19_k16"]) == 20
     assert fig3["share_of_optimum"] == pytest.approx(1.0)
 
 

@@ -36,12 +36,24 @@ class InstanceSampler:
     """Draws :class:`ProblemInstance` objects that vary what the scenario leaves random.
 
     ``noise_jitter_db`` adds a Gaussian offset (std, dB) to the noise power per instance,
-    so that learned policies see a range of noise levels.
+    so that learned policies see a range of noise levels. ``price_jitter`` (a factor
+    ``f >= 1``) scales the price per instance by a log-uniform draw in ``[1/f, f]``, rounded
+    to float32 so that a dataset's float32 label holds it exactly. Neither draws anything
+    when off, so the instances of a seed do not change.
     """
 
-    def __init__(self, scenario: Scenario, seed: int = 0, noise_jitter_db: float = 0.0):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        noise_jitter_db: float = 0.0,
+        price_jitter: float = 1.0,
+    ):
+        if not (np.isfinite(price_jitter) and price_jitter >= 1.0):
+            raise ValueError(f"price_jitter is a factor >= 1, got {price_jitter!r}")
         self.scenario = scenario
         self.noise_jitter_db = noise_jitter_db
+        self.price_jitter = float(price_jitter)
         self.network = RadioNetwork(
             scenario, stream(scenario.seed, "layout"), stream(seed, "network")
         )
@@ -72,13 +84,17 @@ class InstanceSampler:
         noise_mw = self.network.noise_mw
         if self.noise_jitter_db > 0:
             noise_mw *= 10.0 ** (rng.normal(0.0, self.noise_jitter_db) / 10.0)
+        price = sc.objective.price_per_mw
+        if self.price_jitter > 1.0:
+            spread = np.log(self.price_jitter)
+            price = float(np.float32(price * np.exp(rng.uniform(-spread, spread))))
         return ProblemInstance(
             gains=gains,
             assoc=self._association(average, positions, n),
             noise_mw=float(noise_mw),
             bandwidth_hz=sc.channel.bandwidth_hz,
             levels_mw=self.levels_mw,
-            price=sc.objective.price_per_mw,
+            price=price,
             constraints=self.constraints,
             reuse=sc.reuse,
             meta={"scenario": sc.name, "sampled": True},

@@ -54,8 +54,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
         if not args.data:
             raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
         report = train_diffusion(
-            TrainArgs(data=args.data, out=args.out, denoiser=args.denoiser,
-                      steps=args.steps or 4000, seed=args.seed, progress=progress),
+            TrainArgs(data=args.data, out=args.out, steps=args.steps or TrainArgs.steps,
+                      seed=args.seed, progress=progress),
             progress=lambda step, total, loss: lines.update(step, total, f"loss {loss:.4g}"),
         )  # fmt: skip
         print(
@@ -75,7 +75,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         scenario=args.scenario, policy=args.policy, episodes=args.episodes, out=args.out,
         users=user_counts(args.users), max_users=args.max_users, seed=args.seed,
         batch=args.batch, horizon=args.horizon, impose=parse_impose(args.impose),
-        formulation=args.formulation,
+        formulation=args.formulation, environment_seed=args.environment_seed,
+        noise_jitter_db=args.noise_jitter_db, price_jitter=args.price_jitter,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
         with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet) as lines:
@@ -157,11 +158,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--steps", type=int,
         help="sac: env steps (per-user: user transitions, 120000; joint: 20000); bcq: grad "
-             "steps (10000); diffusion: grad steps (4000)",
-    )  # fmt: skip
-    train.add_argument(
-        "--denoiser", choices=["transformer", "unet"], default="transformer",
-        help="diffusion: users-as-tokens transformer (default) or the paper's temporal U-Net",
+             "steps (10000); diffusion: grad steps (6000)",
     )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-envs", type=int, default=1,
@@ -190,6 +187,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
     col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
     col.add_argument("--horizon", type=int, default=8, help="steps per episode")
+    col.add_argument("--environment-seed", type=int, default=0,
+                     help="the sampler's environment (shadowing fields; held-out benchmarks "
+                          "use 10000)")  # fmt: skip
+    col.add_argument("--noise-jitter-db", type=float, default=0.0,
+                     help="per-episode Gaussian noise-power offset, std in dB")
+    col.add_argument("--price-jitter", type=float, default=1.0, metavar="F",
+                     help="per-user: each episode's price x a log-uniform draw in [1/F, F]")
     col.add_argument(
         "--impose", action="append", metavar="NAME[=LO-HI]",
         help="impose a constraint on every episode with a limit drawn per episode relative to "

@@ -1,11 +1,13 @@
-"""``aign plan``: candidate designs from the diffusion planner, with the gap to the reference."""
+"""``aign plan``: designs for an instance, with their time and gap to the reference: by the
+method the Pareto benchmark found best for the size and time budget (``auto``, the default),
+or K candidates from the diffusion planner."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from twin.core import finite
+from twin.core import AignError, finite
 from ui.cli.common import (
     EXIT_NOT_ACCEPTED,
     print_json,
@@ -42,6 +44,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 max_interference_mw=c.max_interference_mw,
             ),
         )
+    if args.generator == "auto":
+        given = [flag for flag, on in (
+            ("--candidates", args.candidates is not None), ("--steps", args.steps != 4),
+            ("--guidance-weight", args.guidance_weight != 1.0), ("--compose", args.compose),
+            ("--target-return", args.target_return is not None), ("--refine", args.refine != 0),
+        ) if on]  # fmt: skip
+        if given:
+            raise AignError(f"{', '.join(given)}: for the diffusion planner; add --generator "
+                            "diffusion (auto runs one method as the Pareto benchmark measured "
+                            "it)")  # fmt: skip
+        return _plan_auto(args, instance)
+    if args.generator != "diffusion":
+        raise AignError(f"unknown generator {args.generator!r} (auto or diffusion)")
     settings = {"candidates": args.candidates, "steps": args.steps, "seed": args.plan_seed,
                 "guidance_weight": args.guidance_weight, "compose": args.compose,
                 "refine": args.refine}  # fmt: skip
@@ -96,15 +111,56 @@ def plan_summary(predicted: dict, constraints, reference: str, ref_u: float,
             + "); try --refine 4, or relax the constraints")
 
 
+def _plan_auto(args: argparse.Namespace, instance) -> int:
+    """``--generator auto``: one design by the frontier method for this size and budget."""
+    from evaluation.auto import auto_design
+    from twin.core import write_json_atomic
+    from twin.solvers import best_reference
+
+    choice = auto_design(instance, args.time_budget, model=args.model)
+    reference = best_reference(instance)
+    ref_u, u = reference.predicted["utility"], choice.design.predicted["utility"]
+    gap = (ref_u - u) / abs(ref_u) if ref_u else None
+    design = choice.design.to_dict()
+    design["predicted"]["gap_to_reference"] = gap
+    data = {"generator": "auto", "time_budget_s": args.time_budget, "choice": choice.to_dict(),
+            "designs": [design], "reference": reference.to_dict(),
+            "instance": instance.fingerprint()}  # fmt: skip
+    if args.out:
+        write_json_atomic(args.out, finite(data))
+    summary = plan_summary(choice.design.predicted, instance.constraints, reference.source,
+                           ref_u, gap)  # fmt: skip
+    print(
+        f"{'wrote ' + args.out + ': ' if args.out else ''}auto chose {choice.method} "
+        f"(the best within {args.time_budget:g} s at {choice.case}: median "
+        f"{choice.measured_seconds * 1000:.1f} ms, mean quality {choice.measured_quality:.4f}); "
+        f"design in {choice.seconds * 1000:.1f} ms; {summary}",
+        file=sys.stderr if args.json else sys.stdout,
+    )
+    if args.json:
+        print_json(finite(data))
+    return 0 if choice.design.predicted["feasible"] else EXIT_NOT_ACCEPTED
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this family's commands on ``aign``'s parser."""
-    plan = sub.add_parser("plan", help="candidate designs from the diffusion planner")
+    plan = sub.add_parser(
+        "plan", help="designs for an instance: the best method for its size and a time budget "
+                     "(auto), or the diffusion planner",
+    )  # fmt: skip
     plan.add_argument("target", metavar="SCENARIO|INSTANCE", help="scenario, or instance JSON")
     plan.add_argument(
         "--model", metavar="DIR", help="aign train diffusion --out (default: models/paper)"
     )
-    plan.add_argument("--candidates", type=int, help="K (default: 1280 / users, at least 16)")
-    plan.add_argument("--steps", type=int, default=5, help="DDIM steps (5)")
+    plan.add_argument("--generator", choices=["auto", "diffusion"], default="auto",
+                      help="auto (default): the method the Pareto benchmark found best for "
+                           "the size within --time-budget; diffusion: K planner candidates",
+                      )  # fmt: skip
+    plan.add_argument("--time-budget", type=float, default=1.0, metavar="S",
+                      help="auto: seconds per design to choose within (1)")
+    plan.add_argument("--candidates", type=int,
+                      help="diffusion: K (default 16; fewer on very large networks)")
+    plan.add_argument("--steps", type=int, default=4, help="diffusion: DDIM steps (4)")
     plan.add_argument("--guidance-weight", type=float, default=1.0, help="w (1.0)")
     plan.add_argument("--target-return", type=float, help="normalized return to ask for (1.0)")
     plan.add_argument("--min-rate", type=float, metavar="BPS", help="impose a per-user min rate")

@@ -178,3 +178,22 @@ def test_a_huge_design_source_is_refused(tmp_path):
         load_designs(path)
     with pytest.raises(DesignError, match="1 to 200 characters"):
         Design(np.array([28.0, 31.0]), "x" * 1000)
+
+
+def test_price_jitter_scales_the_price_log_uniformly_and_leaves_the_rest():
+    from twin.radio import InstanceSampler
+    from twin.scenario import load_scenario
+
+    sc = load_scenario("paper-20")
+    plain, jittered = InstanceSampler(sc, 0), InstanceSampler(sc, 0, price_jitter=3.0)
+    factors = []
+    for seed in range(400):
+        a = plain.sample(np.random.default_rng(seed), 5)
+        b = jittered.sample(np.random.default_rng(seed), 5)
+        assert np.array_equal(a.gains, b.gains) and a.noise_mw == b.noise_mw
+        assert b.price == float(np.float32(b.price))  # storable in a float32 label
+        factors.append(np.log(b.price / a.price) / np.log(3.0))
+    assert min(factors) >= -1 - 1e-6 and max(factors) <= 1 + 1e-6
+    assert abs(np.mean(factors)) < 0.1 and 0.25 < np.var(factors) < 0.42  # uniform: var 1/3
+    with pytest.raises(ValueError, match="factor >= 1"):
+        InstanceSampler(sc, 0, price_jitter=0.5)
