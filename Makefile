@@ -74,10 +74,6 @@ agents: setup
 	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \
 	done
 
-# The small default diffusion model that ships in models/paper (aign plan without --model):
-# trajectories of the paper scenarios (unconstrained, then each constraint alone with limits
-# drawn per episode: docs/diffusion.md), then training. Seeded: the same command gives the
-# same model on one machine. About 40 minutes on 2 cores.
 # The shipped planner (models/paper): per-user episodes of the coordinate-ascent expert on a
 # randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB, two
 # shadowing environments per network), constrained episodes (min-rate, budget) and paper-fig3,

@@ -29,6 +29,7 @@ import dash
 from dash import Input, Output, State, dcc, html, set_props
 
 from twin.core import AignError
+from ui.session import scenario_title
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 log = logging.getLogger("aign.ui")
@@ -124,7 +125,8 @@ def create_app(
     from twin.rollout import aign_home
     from ui.pages import designs, hide_path, power, sinr, whatif
     from ui.pages import scenario as scenario_page
-    from ui.services import scenario_text
+    from ui.services import scenario_from_text, scenario_text
+    from ui.session import scenario_state
 
     ctx = AppContext(
         home=aign_home(home),
@@ -133,6 +135,8 @@ def create_app(
     )
     hide_path(ctx.home, "$AIGN_HOME")
     initial_text = scenario_text(scenario, ctx.home)  # fails early on an unknown scenario
+    initial = scenario_state(scenario_from_text(initial_text, scenario), initial_text, scenario,
+                             "listed")  # fmt: skip
     app = dash.Dash(
         __name__,
         title="aign",
@@ -150,11 +154,10 @@ def create_app(
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
-            dcc.Store(
-                id="scenario-store",
-                storage_type="session",
-                data={"name": scenario, "text": initial_text},
-            ),  # fmt: skip
+            # The session's state (ui.session): the scenario, the key of the scenario its runs
+            # and designs belong to, the runs, the designs (with the selected one).
+            dcc.Store(id="scenario-store", storage_type="session", data=initial),
+            dcc.Store(id="scenario-key", storage_type="session", data=initial["key"]),
             dcc.Store(id="runs-store", storage_type="session", data=[]),
             # Makes background jobs of different tabs distinct (Dash keys a job by its inputs).
             dcc.Store(id="session-id", storage_type="session"),
@@ -203,7 +206,24 @@ def create_app(
 
     @app.callback(Output("current-scenario", "children"), Input("scenario-store", "data"))
     def _current(data: dict | None) -> str:
-        return f"scenario: {(data or {}).get('name', '?')}"
+        return scenario_title(data)
+
+    @app.callback(
+        Output("scenario-key", "data"),
+        Output("runs-store", "data", allow_duplicate=True),
+        Output("designs-store", "data", allow_duplicate=True),
+        Output("wi-status", "children", allow_duplicate=True),
+        Output("ds-status", "children", allow_duplicate=True),
+        Output("ds-validation", "children", allow_duplicate=True),
+        Output("ds-deployment", "children", allow_duplicate=True),
+        Input("scenario-store", "data"),
+        State("scenario-key", "data"),
+        State("runs-store", "data"),
+        State("designs-store", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def _scenario_changed(data, key, runs, designs):
+        return scenario_changed(dash.ctx.triggered_id is None, data, key, runs, designs)
 
     @app.callback(Output("banner", "children"), Input("url", "pathname"))
     def _clear_banner(_pathname: str | None) -> list:
@@ -219,6 +239,25 @@ def create_app(
         return {"ok": True, "scenario": ctx.scenario}
 
     return app
+
+
+def scenario_changed(initial: bool, data: dict | None, key: str | None, runs: list | None,
+                     designs: dict | None) -> tuple:  # fmt: skip
+    """What changes with the session's scenario: ``(key, runs, designs, what-if outcome,
+    generation outcome, validation outcome, deployment outcome)``. Runs and designs of
+    another scenario are dropped (also after a reload, ``initial``) and a new scenario
+    clears every outcome; an edit that leaves the network as it was (a comment, the
+    description, the gates) changes nothing."""
+    from ui.session import designs_for, key_of, runs_for
+
+    new = key_of(data)
+    kept_runs = runs_for(runs, new)
+    kept_designs = designs_for(designs, new)
+    out_runs = kept_runs if kept_runs != (runs or []) else dash.no_update
+    out_designs = kept_designs if kept_designs != designs else dash.no_update
+    if initial or new == key:
+        return (dash.no_update, out_runs, out_designs) + (dash.no_update,) * 4
+    return (new, out_runs, out_designs) + ([],) * 4
 
 
 def page_styles(pathname: str | None) -> list[dict]:
@@ -254,18 +293,57 @@ def check_host(host: str, allow_remote: bool) -> str | None:
 
 def serve(
     scenario: str = "default", host: str = "127.0.0.1", port: int = 8050,
-    allow_remote: bool = False,
+    allow_remote: bool = False, access_log: bool = False, threads: int = 8,
 ) -> None:  # fmt: skip
-    """``aign ui``: serve the app (debug off) until interrupted."""
+    """``aign ui``: serve the app with waitress (a production WSGI server; debug off) until
+    interrupted. Requests are not logged unless ``access_log``; "serving on" is printed once
+    the port is bound, and a port in use is an :class:`AignError`."""
+    import errno
+
+    from waitress import create_server
+
     warning = check_host(host, allow_remote)
     error_log = _log_to_file()
     app = create_app(scenario)
+    logging.getLogger("waitress").setLevel(logging.INFO if access_log else logging.ERROR)
+    wsgi = AccessLog(app.server) if access_log else app.server
+    try:
+        server = create_server(wsgi, host=host, port=port, threads=threads, ident="aign")
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise AignError(f"port {port} on {host} is in use (another aign ui?): stop that "
+                            "server or choose another port with --port") from None  # fmt: skip
+        raise AignError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     _stop_jobs_on_sigterm()
     if warning:
         print(f"aign ui: {warning}")
     print(f"aign ui: serving scenario {scenario!r} on http://{host}:{port}/ (Ctrl-C stops); "
-          f"errors are logged to {error_log}")  # fmt: skip
-    app.run(host=host, port=port, debug=False)
+          f"errors are logged to {error_log}" + ("; requests are logged here" if access_log
+                                                else ""), flush=True)  # fmt: skip
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+class AccessLog:
+    """WSGI middleware: one line per request on stderr (``aign ui --access-log``)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        import sys
+        import time
+
+        def logged(status: str, headers: list, exc_info: Any = None) -> Any:
+            when = time.strftime("%Y-%m-%d %H:%M:%S")
+            path = environ.get("PATH_INFO", "")
+            print(f"{when} {environ.get('REMOTE_ADDR', '-')} {environ.get('REQUEST_METHOD')} "
+                  f"{path} {status.split(' ', 1)[0]}", file=sys.stderr, flush=True)  # fmt: skip
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, logged)
 
 
 def _log_to_file() -> str:

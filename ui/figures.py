@@ -31,12 +31,38 @@ KPI_LABELS = {
 }
 
 
+TITLE_CHARS = 64  # a title line longer than this wraps (cards are ~600 px wide)
+MODEBAR_PX = 34  # the modebar's row at the top of a figure: titles go below it
+
+
+def _wrap(title: str, width: int = TITLE_CHARS) -> str:
+    """``title`` with ``<br>`` between words so no line exceeds ``width`` characters (a line
+    already broken with ``<br>`` keeps its breaks)."""
+    import textwrap
+
+    return "<br>".join("<br>".join(textwrap.wrap(part, width) or [""])
+                       for part in title.split("<br>"))  # fmt: skip
+
+
 def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
+    """The shared layout: the title in its own rows under the modebar (never beneath its
+    buttons), the legend under the x-axis title in the figure's own space."""
+    text = _wrap(title) if title else ""
+    lines = text.count("<br>") + 1 if text else 0
+    top = MODEBAR_PX + 22 * lines + 12
     fig.update_layout(
-        title={"text": title, "x": 0.01}, template=TEMPLATE,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.2},
+        title={"text": text, "x": 0.01, "xanchor": "left", "y": 1, "yref": "container",
+               "yanchor": "top", "pad": {"t": MODEBAR_PX}, "font": {"size": 15}},
+        template=TEMPLATE,
+        margin={"l": 64, "r": 24, "t": top, "b": 40},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                "x": 0, "xanchor": "left"},
         **kwargs,
     )  # fmt: skip
+    if any(getattr(t, "showlegend", None) is not False for t in fig.data) and len(fig.data) > 1:
+        fig.update_layout(margin_b=110)  # the x-axis title, then the legend under it
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -82,9 +108,7 @@ def _titled(fig: go.Figure, title: str, note: str) -> go.Figure:
     """The figure's layout with ``title``, and ``note`` (what was downsampled) under it."""
     if not note:
         return _layout(fig, title)
-    _layout(fig, f"{title}<br><span style='font-size:12px'>{note}</span>")
-    fig.update_layout(margin_t=70)
-    return fig
+    return _layout(fig, f"{_wrap(title)}<br><span style='font-size:12px'>{note}</span>")
 
 
 def _bs_marker_size(n_bs: int) -> int:
@@ -192,14 +216,18 @@ def rate_cdf(rates_bps: Mapping[str, Sequence[float]]) -> go.Figure:
     return _layout(fig, "CDF of user rates")
 
 
-def power_used(total_power_mw: Mapping[str, Sequence[float]]) -> go.Figure:
-    """Mean total transmit power of each run (bar), with its range over the run."""
+def power_used(
+    total_power_mw: Mapping[str, Sequence[float]], hover: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Mean total transmit power of each run (bar), with its range over the run; bars are
+    named by the short run names (``hover``: the full description of each)."""
     labels = list(total_power_mw)
     series = [np.asarray(total_power_mw[k], dtype=float) for k in labels]
     means = [float(s.mean()) if s.size else 0.0 for s in series]
     fig = go.Figure(
         go.Bar(
             x=labels, y=means, marker_color=[COLORS[n % len(COLORS)] for n in range(len(labels))],
+            hovertext=[(hover or {}).get(k, k) for k in labels], hoverinfo="text+y",
             error_y={
                 "type": "data", "symmetric": False,
                 "array": [float(s.max()) - m if s.size else 0 for s, m in zip(series, means,
@@ -210,6 +238,7 @@ def power_used(total_power_mw: Mapping[str, Sequence[float]]) -> go.Figure:
         )
     )  # fmt: skip
     fig.update_yaxes(title="total power (mW)")
+    fig.update_xaxes(type="category", tickangle=0)
     return _layout(fig, "power used (mean, min to max over the run)")
 
 
@@ -319,24 +348,31 @@ def coverage_fraction(sinr_db: np.ndarray, threshold_db: float) -> float:
 
 
 # --------------------------------------------------------------------------- designs
-def design_rows(designs: Sequence[Mapping[str, Any]], reference_utility: float) -> list[dict]:
-    """Rows of the designs table: source, predicted utility, gap to the reference (%),
-    total power, constraint status."""
+def design_rows(entries: Sequence[Mapping[str, Any]], reference_utility: float) -> list[dict]:
+    """Rows of the designs table, one per entry of a design set (``ui.session.design_set``):
+    label, where it came from, predicted utility at t = 0, gap to the reference (%), total
+    power, lowest user rate, constraint status."""
     rows = []
-    for n, d in enumerate(designs):
-        predicted = d.get("predicted") or {}
+    for entry in entries:
+        predicted = entry["design"].get("predicted") or {}
         utility = predicted.get("utility")
         gap = None
         if utility is not None and reference_utility:
             gap = round(100 * (reference_utility - utility) / abs(reference_utility), 3)
+        sources = list(entry["sources"])
+        made_by = sources[0] + (f" (+{len(sources) - 1} identical: {', '.join(sources[1:])})"
+                                if len(sources) > 1 else "")  # fmt: skip
+        min_rate = predicted.get("min_rate_bps")
+        total = predicted.get("total_power_mw")
         rows.append(
             {
-                "index": n,
-                "source": d.get("source")
-                + (" (refined)" if (d.get("provenance") or {}).get("refined") else ""),
+                "id": entry["id"],
+                "label": entry["label"],
+                "sources": made_by,
                 "utility": None if utility is None else round(float(utility), 4),
                 "gap_pct": gap,
-                "total_power_mw": predicted.get("total_power_mw"),
+                "total_power_mw": None if total is None else round(float(total), 3),
+                "min_rate_kbps": None if min_rate is None else round(min_rate / 1000, 2),
                 "constraints": "satisfied" if predicted.get("feasible") else "violated",
             }
         )
@@ -352,17 +388,18 @@ def predicted_vs_realized(outcome: Mapping[str, Any]) -> go.Figure:
         lo, hi = predicted.get("utility_ci95") or (None, None)
         u = predicted["utility"]
         fig.add_trace(
-            go.Bar(x=["predicted"], y=[u], name="predicted (validation)", marker_color=COLORS[0],
+            go.Bar(x=["validated (twin)"], y=[u], name="validated (twin)", marker_color=COLORS[0],
                    error_y=None if lo is None else {"type": "data", "symmetric": False,
                                                     "array": [hi - u], "arrayminus": [u - lo]})
         )  # fmt: skip
     real_u = (realized.get("utility") or {}).get("mean")
     if real_u is not None:
-        fig.add_trace(go.Bar(x=["realized"], y=[real_u], name="realized (network)",
+        fig.add_trace(go.Bar(x=["realized (network)"], y=[real_u], name="realized (network)",
                              marker_color=COLORS[2]))  # fmt: skip
     fig.update_yaxes(title="utility U")
     status = outcome.get("status", "")
-    return _layout(fig, f"deployment {status.replace('_', ' ')}: predicted vs realized utility")
+    return _layout(fig, f"deployment {status.replace('_', ' ')}: validated vs realized utility",
+                   showlegend=False)
 
 
 # --------------------------------------------------------------------------- sweeps

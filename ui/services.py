@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,14 @@ def scenario_text(name: str, home: str | os.PathLike) -> str:
 def check_scenario(text: str | None, source: str = "editor") -> tuple[Scenario | None, list[str]]:
     """``(scenario, [])`` when the YAML is valid, else ``(None, problems)``, one
     ``SOURCE:LINE: field.path: message`` per problem, as ``aign scenario check`` prints them."""
+    from twin.api import scenario_problems
+
     try:
-        return parse_scenario(text or "", source=source), []
+        scenario = parse_scenario(text or "", source=source)
     except ScenarioError as err:
         return None, [str(p) for p in err.problems]
+    late = scenario_problems(scenario, text, source)  # e.g. an unknown controller
+    return (None, [str(p) for p in late]) if late else (scenario, [])
 
 
 def scenario_from_text(text: str | None, source: str = "scenario") -> Scenario:
@@ -150,9 +155,13 @@ def decode_upload(
         raise AignError(f"{filename}: not a UTF-8 text file, not a {kind}") from None
 
 
-def save_scenario(text: str, name: str, home: str | os.PathLike) -> Path:
-    """Validate and write the scenario as ``$AIGN_HOME/scenarios/NAME.yaml`` (never
-    overwrites, never shadows a shipped scenario)."""
+def save_scenario(
+    text: str, name: str, home: str | os.PathLike, loaded: str | None = None
+) -> tuple[Path, str]:
+    """Validate and write the scenario as ``$AIGN_HOME/scenarios/NAME.yaml``; ``(path, what
+    happened)``: ``saved`` (a new file), ``unchanged`` (the file holds this text already) or
+    ``updated`` (the session had loaded that saved file, ``loaded``, and changed it). A shipped
+    scenario is never shadowed, and another saved file is never overwritten."""
     if not isinstance(name, str) or not SCENARIO_NAME.match(name):
         raise AignError(
             "a file name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
@@ -167,9 +176,18 @@ def save_scenario(text: str, name: str, home: str | os.PathLike) -> Path:
     try:
         with open(path, "x", encoding="utf-8") as fh:
             fh.write(text)
+        return path, "saved"
     except FileExistsError:
-        raise AignError(f"{path} exists already; choose another name") from None
-    return path
+        pass
+    if path.read_text(encoding="utf-8") == text:
+        return path, "unchanged"
+    if loaded != name:
+        raise AignError(f"a saved scenario {name!r} exists already: choose another name, or pick "
+                        f"{name!r} in the list to change it")  # fmt: skip
+    tmp = path.with_name(f".{name}.yaml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path, "updated"
 
 
 # --------------------------------------------------------------------------- topology
@@ -292,11 +310,15 @@ def run_whatif(
     seed: int | None = None,
     label: str | None = None,
     progress: Progress | None = None,
+    short: str | None = None,
+    base: Scenario | None = None,
 ) -> dict[str, Any]:
     """One twin run (``twin.api.simulate``) as a JSON-ready record for the comparison views.
 
-    Per-user rates for the CDF are those of the twin's instance at the end of the run with
-    the powers then in force (``twin.api.snapshot_instance`` + ``ProblemInstance.evaluate``).
+    ``short`` names the run in legends, ``base`` is the session's scenario before the what-if
+    changes (the run belongs to it). Per-user rates for the CDF are those of the twin's
+    instance at the end of the run with the powers then in force
+    (``twin.api.snapshot_instance`` + ``ProblemInstance.evaluate``).
     """
     from twin.api import simulate, snapshot_instance
     from twin.controllers import make_controller
@@ -315,9 +337,13 @@ def run_whatif(
         users = np.asarray(instance.meta["user_ids"], dtype=np.intp)
         if users.size:
             rates = instance.evaluate(kpis.power_mw[-1][users]).rate_bps.tolist()
+    from ui.session import scenario_key
+
     return {
         "label": label or f"{scenario.name} / {result.controller} / seed {result.seed}",
+        "short": short or result.controller,
         "scenario": scenario.name,
+        "scenario_key": scenario_key(base or scenario),
         "summary": finite(result.summary()),
         "columns": {k: finite(list(v)) for k, v in kpis.columns.items()},
         "power_times_s": list(kpis.power_times_s),
@@ -411,11 +437,84 @@ def diffusion_model_dir(home: str | os.PathLike) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class Generator:
+    """A design generator of the Designs page: its label, whether it can run here, and what
+    it makes, ``(candidates, warnings)`` with a candidate ``(Design, trajectory or None)``."""
+
+    label: str
+    available: Callable[[Path], bool]
+    make: Callable[..., tuple[list[tuple[Design, Any]], list[str]]]
+
+
+def baseline_designs(instance: ProblemInstance, k: int, progress: Progress) -> tuple[list, list]:
+    """:data:`BASELINE_METHODS` and the best of ``k`` random draws (seeds ``0..k-1``)."""
+    from twin.solvers import coordinate_affordable, solve
+    from ui.session import rank_key
+
+    warnings: list[str] = []
+    methods = list(BASELINE_METHODS)
+    if not coordinate_affordable(instance):
+        methods.remove("coordinate")
+        warnings.append(
+            f"coordinate ascent is left out: {instance.n_users} users x {instance.n_bs} base "
+            "stations is beyond its budget here (the reference is WMMSE)"
+        )
+    designs = []
+    for n, method in enumerate(methods):
+        designs.append(solve(instance, method))
+        progress((n + 1) / (len(methods) + 1))
+    draws = [solve(instance, "random", seed=s) for s in range(k)]
+    best = min(draws, key=rank_key)
+    best.source = f"random (best of {k} draws)"
+    progress(1.0)
+    return [(d, None) for d in designs + [best]], warnings
+
+
+def plan_designs(
+    instance: ProblemInstance, k: int, refine: int, model: Path
+) -> tuple[list[tuple[Design, Any]], list[str]]:
+    """The diffusion planner's ``k`` candidates (the best ``refine`` polished on the twin),
+    each with its generated trajectory or ``None``. The one place the app reads the
+    planner's result (``PlanResult``): the designs table and the Power page see only these
+    ``(Design, trajectory)`` pairs, so a change of that class is fixed here alone."""
+    from diffusion.planner import load_planner  # the planner, when installed
+
+    plan = load_planner(model, candidates=int(k), refine=int(refine)).plan(instance)
+    designs = list(plan.designs)
+    trajectories = getattr(plan, "trajectories_mw", None)
+    paths = [None] * len(designs) if trajectories is None else list(np.asarray(trajectories))
+    return list(zip(designs, paths, strict=True)), list(plan.warnings)
+
+
+def _baselines(instance, k, refine, home, progress):
+    return baseline_designs(instance, k, progress)
+
+
+def _diffusion(instance, k, refine, home, progress):
+    model = diffusion_model_dir(home)
+    if model is None:
+        raise AignError("the diffusion planner has no trained model here; use baselines")
+    planned, warnings = plan_designs(instance, k, refine, model)
+    progress(0.6)
+    baselines, more = baseline_designs(instance, k, lambda f: progress(0.6 + 0.4 * f))
+    return planned + baselines, warnings + more
+
+
+# The Designs page's generators, in the order of its dropdown (the first available one is
+# the default); another generator is one more line here.
+GENERATORS: dict[str, Generator] = {
+    "diffusion": Generator("diffusion planner + baselines",
+                           lambda home: diffusion_model_dir(home) is not None, _diffusion),
+    "baselines": Generator("baselines: coordinate, WMMSE, FPC, max, random",
+                           lambda home: True, _baselines),
+}  # fmt: skip
+
+
 def generators(home: str | os.PathLike) -> list[dict[str, str]]:
-    options = [{"label": "baselines (coordinate, WMMSE, FPC, max, random)", "value": "baselines"}]
-    if diffusion_model_dir(home) is not None:
-        options.insert(0, {"label": "diffusion planner + baselines", "value": "diffusion"})
-    return options
+    """Dropdown options: the generators that can run here."""
+    return [{"label": g.label, "value": name} for name, g in GENERATORS.items()
+            if g.available(Path(home))]  # fmt: skip
 
 
 def generate_designs(
@@ -426,63 +525,28 @@ def generate_designs(
     progress: Progress | None = None,
     refine: int = 0,
 ) -> dict[str, Any]:
-    """K candidate designs for the scenario's instance at t = 0, with the reference.
-
-    Baselines: :data:`BASELINE_METHODS` and ``random`` with seeds ``0..K-1`` (the table
-    shows ``K`` + 4 rows); ``diffusion``: the planner's K candidates first, the best
-    ``refine`` of them polished on the twin (``aign plan --refine``). Returns the
-    instance, the designs (best first as each generator ranks them), the reference design
-    and, for the planner, its trajectories.
-    """
+    """Candidate designs for the scenario's instance at t = 0, as the session's designs
+    store (:func:`ui.session.design_set`: the reference first, then the distinct candidates
+    ranked best first, the best one selected)."""
     from twin.api import snapshot_instance
-    from twin.solvers import coordinate_affordable, solve
+    from ui.session import design_set
 
     if not 1 <= int(k) <= 64:
         raise AignError(f"K must be between 1 and 64, got {k}")
     if not 0 <= int(refine) <= int(k):
         raise AignError(f"refine must be between 0 and K = {k}, got {refine}")
+    if generator not in GENERATORS:
+        raise AignError(f"unknown generator {generator!r}; choose one of {', '.join(GENERATORS)}")
     report = progress or (lambda _f: None)
     check_map_size(scenario)
     instance = snapshot_instance(scenario, 0.0)
     report(0.1)
     reference = best_reference(instance, MAX_EXHAUSTIVE_EVALUATIONS)
     report(0.3)
-    designs: list[Design] = []
-    trajectories: list[list[list[float]]] = []
-    warnings: list[str] = []
-    if generator == "diffusion":
-        model = diffusion_model_dir(home)
-        if model is None:
-            raise AignError("the diffusion planner has no trained model here; use baselines")
-        from diffusion.planner import load_planner  # the planner, when installed
-
-        plan = load_planner(model, candidates=int(k), refine=int(refine)).plan(instance)
-        designs += plan.designs
-        trajectories = plan.trajectories_mw.tolist()
-        warnings = list(plan.warnings)
-    elif generator != "baselines":
-        raise AignError(f"unknown generator {generator!r}")
-    methods = [(m, {}) for m in BASELINE_METHODS] + [("random", {"seed": s}) for s in range(k)]
-    if not coordinate_affordable(instance):
-        methods = [(m, p) for m, p in methods if m != "coordinate"]
-        warnings.append(
-            f"coordinate ascent is left out: {instance.n_users} users x {instance.n_bs} base "
-            "stations is beyond its budget here (the reference is WMMSE)"
-        )
-    for n, (method, params) in enumerate(methods):
-        design = solve(instance, method, **params)
-        if params:
-            design.source = f"{method}:seed={params['seed']}"
-        designs.append(design)
-        report(0.3 + 0.7 * (n + 1) / len(methods))
-    return {
-        "scenario": scenario.name,
-        "instance": instance.to_dict(),
-        "reference": finite(reference.to_dict()),
-        "designs": [finite(d.to_dict()) for d in designs],
-        "trajectories_mw": trajectories,
-        "warnings": warnings,
-    }
+    candidates, warnings = GENERATORS[generator].make(
+        instance, int(k), int(refine), Path(home), lambda f: report(0.3 + 0.7 * f)
+    )
+    return design_set(scenario, instance.to_dict(), reference, candidates, warnings, generator)
 
 
 def design_from_json(data: Any, source: str = "design") -> Design:

@@ -75,6 +75,17 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
+def retype(driver, id_: str, text: str) -> None:
+    """Replace a field's text as a user does (select all, type): React sees every key
+    (``clear()`` empties the element behind React's back)."""
+    from selenium.webdriver.common.keys import Keys
+
+    field = by_id(driver, id_)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.BACKSPACE)
+    field.send_keys(text)
+
+
 def click(driver, id_: str) -> None:
     wait_for(f"#{id_} to be enabled", lambda: by_id(driver, id_).is_enabled())
     by_id(driver, id_).click()
@@ -120,7 +131,8 @@ def test_broken_scenario_shows_line_and_field(server, browser):
     assert console_errors(browser) == []
 
 
-def test_a_huge_network_is_refused_on_the_map_and_the_server_lives_on(server, browser):
+def test_a_huge_network_is_refused_on_the_map_and_the_server_lives_on(server, browser_factory):
+    browser = browser_factory()  # its own session: a valid scenario becomes the session's
     open_page(browser, server, "/")
     editor = by_id(browser, "scenario-editor")
     browser.execute_script("arguments[0].value = '';", editor)
@@ -220,22 +232,18 @@ def test_whatif_run_draws_the_comparison(server, browser):
 
 def test_invalid_whatif_setting_is_a_message(server, browser):
     open_page(browser, server, "/whatif")
-    users = by_id(browser, "wi-users")
-    users.clear()
-    users.send_keys("1000000\t")
-    click(browser, "wi-run")
-    msg = wait_for("the error", lambda: "invalid" in text_of(browser, "wi-status")
-                   and text_of(browser, "wi-status"))  # fmt: skip
-    assert "users.count" in msg
-    users.clear()
-    users.send_keys("\t")
+    retype(browser, "wi-users", "1000000\t")
+    msg = wait_for("the error", lambda: "users.count" in text_of(browser, "wi-problems")
+                   and text_of(browser, "wi-problems"))  # fmt: skip
+    assert not by_id(browser, "wi-run").is_enabled()  # the run is blocked, not tried
+    retype(browser, "wi-users", "\t")
+    wait_for("the run to be allowed", lambda: by_id(browser, "wi-run").is_enabled())
+    assert msg
 
 
 def test_cancelled_run_says_so_and_the_server_lives_on(server, browser):
     open_page(browser, server, "/whatif")
-    users = by_id(browser, "wi-users")
-    users.clear()
-    users.send_keys("400\t")  # a long run
+    retype(browser, "wi-users", "400\t")  # a long run
     click(browser, "wi-run")
     wait_for("the job to start", lambda: by_id(browser, "wi-cancel").is_enabled())
     click(browser, "wi-cancel")
@@ -243,8 +251,7 @@ def test_cancelled_run_says_so_and_the_server_lives_on(server, browser):
                    and text_of(browser, "wi-status"))  # fmt: skip
     assert "nothing was recorded" in msg
     wait_for("the run button to come back", lambda: by_id(browser, "wi-run").is_enabled())
-    users.clear()
-    users.send_keys("\t")
+    retype(browser, "wi-users", "\t")
     with urllib.request.urlopen(f"{server}/healthz", timeout=5) as response:
         assert response.status == 200
 
@@ -258,7 +265,8 @@ def test_two_tabs_run_jobs_at_once(server, browser_factory):
     for tab in tabs:
         wait_for("both runs to finish", lambda t=tab: "finished" in text_of(t, "wi-status"))
         # each tab is its own session: it sees one run, its own
-        labels = tab.find_elements("css selector", "#wi-compare label")
+        labels = wait_for("the tab's run to be listed", lambda t=tab: t.find_elements(
+            "css selector", "#wi-compare label"))  # fmt: skip
         assert len(labels) == 1
         assert console_errors(tab) == []
 
@@ -267,8 +275,10 @@ def test_two_tabs_run_jobs_at_once(server, browser_factory):
 def test_generate_validate_deploy_shows_realized_kpis(server, browser):
     open_page(browser, server, "/designs")
     click(browser, "ds-generate")
-    wait_for("the designs", lambda: "designs for default" in text_of(browser, "ds-status"))
-    table = wait_for("the table", lambda: text_of(browser, "ds-table"))
+    wait_for("the designs", lambda: "designs (of" in text_of(browser, "ds-status")
+             and "for default" in text_of(browser, "ds-status"), timeout_s=180)  # fmt: skip
+    table = wait_for("the table", lambda: "reference" in text_of(browser, "ds-table")
+                     and text_of(browser, "ds-table"))  # fmt: skip
     assert "coordinate" in table and "gap to reference" in table
     click(browser, "ds-validate")
     report = wait_for("the validation", lambda: "PASSED" in text_of(browser, "ds-validation")

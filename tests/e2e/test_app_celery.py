@@ -27,6 +27,7 @@ from tests.e2e.test_app_browser import (
     console_errors,
     graph_traces,
     open_page,
+    retype,
     screenshot,
     text_of,
     wait_for,
@@ -133,9 +134,7 @@ def test_cancelled_celery_job_stops_on_the_worker_which_lives_on(
 ):
     tab = browser_factory()
     open_page(tab, celery_server, "/whatif")
-    users = by_id(tab, "wi-users")
-    users.clear()
-    users.send_keys("400\t")  # a long run
+    retype(tab, "wi-users", "400\t")  # a long run
     click(tab, "wi-run")
     wait_for("the job to start", lambda: by_id(tab, "wi-cancel").is_enabled())
     click(tab, "wi-cancel")
@@ -144,8 +143,8 @@ def test_cancelled_celery_job_stops_on_the_worker_which_lives_on(
     assert "nothing was recorded" in msg
     wait_for("the worker to terminate the job", lambda: "Terminating" in celery_worker.read_text())
     wait_for("the run button to come back", lambda: by_id(tab, "wi-run").is_enabled())
-    users.clear()
-    users.send_keys("\t")
+    retype(tab, "wi-users", "\t")
+    wait_for("the field's value to go", lambda: not by_id(tab, "wi-users").get_attribute("value"))
     time.sleep(0.5)
     click(tab, "wi-run")  # the pool replaced the terminated process: the next job runs
     wait_for("the next run to finish", lambda: "finished" in text_of(tab, "wi-status"),
@@ -162,5 +161,7 @@ def test_two_tabs_run_jobs_at_once_on_the_workers(celery_server, browser_factory
     for tab in tabs:
         wait_for("both runs to finish", lambda t=tab: "finished" in text_of(t, "wi-status"),
                  timeout_s=120)  # fmt: skip
-        assert len(tab.find_elements("css selector", "#wi-compare label")) == 1  # its own run
+        labels = wait_for("the tab's run to be listed", lambda t=tab: t.find_elements(
+            "css selector", "#wi-compare label"))  # fmt: skip
+        assert len(labels) == 1  # its own run
         assert console_errors(tab) == []

@@ -56,19 +56,26 @@ def test_sinr_maps_designs_and_what_if_runs_refuse_it_too():
         services.run_whatif(long_run, "max")
 
 
+def _editor(text):
+    """``(problems view, session store)`` after typing ``text`` into the scenario editor."""
+    view = scenario.scenario_state_view("scenario-editor", None, None, None, text, None, None,
+                                        "/nonexistent")  # fmt: skip
+    return view.problems, view.store
+
+
 def test_the_live_editor_reports_many_unknown_keys_in_bounded_time():
     text = (SCENARIO_DIR / "default.yaml").read_text() + "".join(
         f"k{i}: 1\n" for i in range(40_000)
     )
     start = time.monotonic()
-    view, store = scenario.check_editor(text, None)
+    view, store = _editor(text)
     assert time.monotonic() - start < 20  # was 108 s, on every keystroke
     assert "more problems" in str(view)
 
 
 @pytest.mark.parametrize("text", [123, ["a"], {"name": "x"}])
 def test_the_live_editor_takes_whatever_a_request_sends(text):
-    view, store = scenario.check_editor(text, None)
+    view, store = _editor(text)
     assert "a scenario is YAML text" in str(view)
 
 
@@ -90,7 +97,9 @@ def test_pages_never_show_the_data_directory_path(tmp_path):
     assert "Restore the log" in str(view) and str(home) not in str(view)
     assert "$AIGN_HOME/deployments.db" in str(view)
     assert str(home) not in public_text(f"cannot open {home.resolve()}/x")
-    saved = scenario.save((SCENARIO_DIR / "paper-fig3.yaml").read_text(), "mine", home)[0]
+    saved = scenario.scenario_state_view("save-btn", None, None, None,
+                                         (SCENARIO_DIR / "paper-fig3.yaml").read_text(), "mine",
+                                         None, home).save_msg  # fmt: skip
     assert "saved as mine" in str(saved) and str(home) not in str(saved)
     assert len(str(message("x" * 100_000))) < 3000
 
@@ -144,9 +153,9 @@ def test_whatif_job_hides_unexpected_exception_text(monkeypatch):
 def test_the_live_editor_refuses_a_huge_list_quickly():
     text = "users:\n  positions_m:\n" + "  - 1\n" * 450_000  # 2.7 MB: over the size cap
     start = time.monotonic()
-    view, _ = scenario.check_editor(text, None)
+    view, _ = _editor(text)
     assert "too large" in str(view)
     text = "- 1\n" * 450_000  # 1.8 MB: a list of 450,000 items
-    view, _ = scenario.check_editor(text, None)
+    view, _ = _editor(text)
     assert "more than 400000 values" in str(view)
     assert time.monotonic() - start < 30  # was 95 s

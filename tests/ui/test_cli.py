@@ -27,6 +27,27 @@ def test_scenario_check_reports_file_line_and_field(capsys, tmp_path):
     assert out.strip() == f"{bad}:4: users.count: Input should be greater than or equal to 1"
 
 
+def test_scenario_check_refuses_an_unknown_controller_at_its_line(capsys, tmp_path):
+    text = (ROOT / "scenarios" / "default.yaml").read_text()
+    assert "controller: coordinate" in text
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text.replace("controller: coordinate", "controller: coordinat"))
+    line = 1 + bad.read_text().splitlines().index(
+        next(s for s in bad.read_text().splitlines() if "controller: coordinat" in s))
+    code, out, _ = run(capsys, "scenario", "check", str(bad))
+    assert code == 1
+    assert out.startswith(f"{bad}:{line}: control.controller: unknown controller 'coordinat' "
+                          "(did you mean 'coordinate'?)")  # fmt: skip
+
+
+def test_scenario_check_refuses_wrong_controller_parameters(capsys, tmp_path):
+    text = (ROOT / "scenarios" / "default.yaml").read_text()
+    bad = tmp_path / "params.yaml"
+    bad.write_text(text.replace("controller: coordinate", "controller: 'fixed:power=abc'"))
+    code, out, _ = run(capsys, "scenario", "check", str(bad))
+    assert code == 1 and "control.controller" in out and ": OK" not in out
+
+
 def test_scenario_schema_is_json_schema(capsys):
     code, out, _ = run(capsys, "scenario", "schema")
     schema = json.loads(out)
@@ -98,3 +119,73 @@ def test_console_script_fails_cleanly_without_traceback(argv):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
     assert (proc.stderr + proc.stdout).strip()
+
+
+# --------------------------------------------------------------------------- issue 16
+def test_help_lists_every_command_and_sub_command(capsys):
+    from ui.cli.main import build_parser
+
+    text = build_parser().format_help()
+    for line in ("aign scenario check", "aign scenario schema", "aign train sac|bcq|diffusion",
+                 "aign dataset info", "aign dataset export", "aign plan",
+                 "aign deployments", "aign ui"):  # fmt: skip
+        assert f"\n  {line}\n" in text, line
+    assert "\n  aign benchmark paper|planner" in text
+    assert "the diffusion planner" in text  # the train line's help names it too
+
+
+def test_solve_prints_the_powers_and_json_only_when_asked(capsys, tmp_path):
+    inst = tmp_path / "inst.json"
+    assert run(capsys, "instance", "paper-fig3", "--out", str(inst))[0] == 0
+    code, out, _ = run(capsys, "solve", str(inst), "--method", "exhaustive")
+    assert code == 0
+    assert out.strip() == ("exhaustive: (28, 31) mW, utility 24.0922, total 59 mW, meets every "
+                           "constraint")  # fmt: skip
+    code, out, err = run(capsys, "solve", str(inst), "--method", "exhaustive", "--json")
+    assert json.loads(out)["power_mw"] == [28.0, 31.0] and "(28, 31) mW" in err
+
+
+def test_instance_without_out_prints_a_summary_not_json(capsys):
+    code, out, _ = run(capsys, "instance", "paper-fig3")
+    assert code == 0 and out.startswith("2 users x 1 BSs at t = 0 s") and "--json" in out
+    code, out, _ = run(capsys, "instance", "paper-fig3", "--json")
+    assert json.loads(out)["gains"] == [[1.4e-12], [1.0e-12]]
+
+
+def test_plan_summary_says_how_far_an_infeasible_best_is():
+    from twin.radio import Constraints
+    from ui.cli.planning import plan_summary
+
+    predicted = {"utility": 150.0, "feasible": False, "min_rate_bps": 26_300.0,
+                 "total_power_mw": 178.0}  # fmt: skip
+    text = plan_summary(predicted, Constraints(min_rate_bps=40_000, max_total_power_mw=160),
+                        "coordinate", 160.0, 0.0625)  # fmt: skip
+    assert "INFEASIBLE: no candidate meets the constraints" in text
+    assert "its lowest user rate is 26.3 kb/s, under the minimum 40 kb/s" in text
+    assert "it spends 178 mW, over the budget 160 mW" in text
+
+
+def test_long_jobs_print_periodic_lines_when_not_on_a_terminal(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGN_PROGRESS_EVERY_S", "0.05")
+    code, _, err = run(capsys, "collect", "--scenario", "paper-fig3", "--policy", "coordinate",
+                       "--episodes", "3", "--batch", "1", "--executor", "local:1",
+                       "--out", str(tmp_path / "data"))  # fmt: skip
+    lines = err.strip().splitlines()
+    assert code == 0 and lines[0] == "aign collect coordinate: started (a line every 0 s)"
+    assert lines[-1].startswith("aign collect coordinate: finished after ")
+
+
+def test_progress_lines_say_how_far_the_job_is(capsys):
+    import time
+
+    from ui.cli.common import ProgressLines
+
+    with ProgressLines("job", every_s=0.05) as lines:
+        lines.update(30, 120, "loss 0.5")
+        time.sleep(0.2)
+    err = capsys.readouterr().err
+    assert "job: 30/120 (25%), 0 s so far, loss 0.5" in err
+    assert err.strip().splitlines()[-1] == "job: finished after 0 s"
+    with ProgressLines("quiet job", enabled=False, every_s=0.01):
+        time.sleep(0.05)
+    assert capsys.readouterr().err == ""

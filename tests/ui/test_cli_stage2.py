@@ -55,9 +55,10 @@ def test_plan_takes_an_instance_and_warns_about_a_budget_it_never_saw(capsys, tm
     inst = tmp_path / "inst.json"
     assert run(capsys, "instance", "paper-fig3", "--out", str(inst))[0] == 0
     code, out, err = run(capsys, "plan", str(inst), "--generator", "diffusion", "--model",
-                         str(model), "--max-total-power", "40")  # fmt: skip
-    data = json.loads(out)
-    assert code == 0
+                         str(model), "--max-total-power", "40", "--json")  # fmt: skip
+    data = json.loads(out)  # --json: stdout is the JSON alone, the summary on stderr
+    assert "candidates in" in err
+    assert code == (0 if data["designs"][0]["predicted"]["feasible"] else 3)
     assert any("never saw a budget constraint" in w for w in data["warnings"])
     assert "warning: the model never saw a budget constraint" in err
     best = data["designs"][0]
@@ -65,6 +66,17 @@ def test_plan_takes_an_instance_and_warns_about_a_budget_it_never_saw(capsys, tm
     assert best["predicted"]["feasible"] == (sum(best["power_mw"]) <= 40)
     if not best["predicted"]["feasible"]:
         assert any("no candidate satisfies" in w for w in data["warnings"])
+
+
+def test_plan_prints_a_summary_not_json_and_an_infeasible_best_is_exit_3(capsys, model):
+    code, out, err = run(capsys, "plan", "paper-fig3", "--generator", "diffusion", "--model",
+                         str(model), "--candidates", "4", "--max-total-power", "20")  # fmt: skip
+    assert len(out.strip().splitlines()) == 1 and not out.lstrip().startswith("{")
+    if code == 3:
+        assert "INFEASIBLE: no candidate meets the constraints (it spends" in out
+        assert "over the budget 20 mW" in out and "--refine" in out
+    else:
+        assert code == 0 and "it meets every constraint" in out
 
 
 def test_plan_refine_polishes_candidates_to_meet_a_binding_budget(capsys, tmp_path, model):

@@ -92,23 +92,36 @@ def test_coverage_fraction_counts_points_at_or_above_threshold():
 
 
 def test_design_rows_give_gap_to_reference_and_constraint_status():
-    designs = [
-        {"source": "exhaustive", "predicted": {"utility": 24.0, "feasible": True,
-                                                "total_power_mw": 59.0}},
-        {"source": "max", "predicted": {"utility": 12.0, "feasible": False}},
+    entries = [
+        {"id": "ref", "label": "reference", "sources": ["exhaustive"],
+         "design": {"predicted": {"utility": 24.0, "feasible": True, "total_power_mw": 59.0,
+                                  "min_rate_bps": 12_345.0}}},
+        {"id": "d1", "label": "#1", "sources": ["max", "fpc"],
+         "design": {"predicted": {"utility": 12.0, "feasible": False}}},
     ]  # fmt: skip
-    rows = figures.design_rows(designs, reference_utility=24.0)
+    rows = figures.design_rows(entries, reference_utility=24.0)
     assert [r["gap_pct"] for r in rows] == [0.0, 50.0]
     assert [r["constraints"] for r in rows] == ["satisfied", "violated"]
+    assert rows[0]["min_rate_kbps"] == 12.35
+    assert rows[1]["sources"] == "max (+1 identical: fpc)"
 
 
 def test_predicted_vs_realized_shows_both_bars():
     outcome = {"status": "kept", "predicted": {"utility": 10.0, "utility_ci95": [9.0, 11.0]},
                "realized": {"utility": {"mean": 9.5}}}  # fmt: skip
     fig = figures.predicted_vs_realized(outcome)
-    assert [t.x[0] for t in fig.data] == ["predicted", "realized"]
+    assert [t.x[0] for t in fig.data] == ["validated (twin)", "realized (network)"]
     assert list(fig.data[0].error_y.array) == [1.0]
     assert "kept" in fig.layout.title.text
+
+
+def test_long_titles_wrap_below_the_modebar():
+    fig = figures.empty_figure("x")
+    figures._layout(fig, "word " * 40)
+    text = fig.layout.title.text
+    assert all(len(line) <= figures.TITLE_CHARS for line in text.split("<br>"))
+    assert fig.layout.title.pad.t == figures.MODEBAR_PX
+    assert fig.layout.margin.t >= figures.MODEBAR_PX + 22 * text.count("<br>")
 
 
 def test_empty_figure_says_why():

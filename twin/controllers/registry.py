@@ -10,12 +10,13 @@ is a factory called with the text after the colon (``""`` when there is none) th
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 
 from twin.controllers.base import Controller
 from twin.controllers.solver_controller import SolverController
 from twin.core.errors import AignError
-from twin.solvers.registry import SOLVERS, parse_params
+from twin.solvers.registry import SOLVERS, parse_params, validate_params
 
 ENTRY_POINT_GROUP = "aign.controllers"
 
@@ -31,6 +32,23 @@ def _plugins() -> dict[str, importlib.metadata.EntryPoint]:
 def available_controllers() -> list[str]:
     """Names a spec may start with: the built-ins, then installed plugins (sorted)."""
     return list(SOLVERS) + sorted(_plugins())
+
+
+def check_controller_spec(spec: str) -> None:
+    """Refuse a spec that names no controller, or gives a built-in wrong parameters, without
+    building anything (a plugin's own argument, such as an agent folder, is checked when it is
+    made). :class:`AignError` says what is allowed, with the closest name for a typo."""
+    name, _, args = str(spec).strip().partition(":")
+    name = name.strip()
+    if name in SOLVERS:
+        validate_params(name, parse_params(name, args))
+        return
+    if name in _plugins():
+        return
+    known = available_controllers()
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise AignError(f"unknown controller {name!r}{hint}; choose one of {', '.join(known)}")
 
 
 def make_controller(spec: str) -> Controller:

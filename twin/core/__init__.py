@@ -10,8 +10,10 @@ from twin.core.errors import (
     InputError,
     InstanceError,
     NetworkElementError,
+    NotValidatedError,
     Problem,
     ScenarioError,
+    StaleValidationError,
     TooLargeError,
 )
 from twin.core.files import (
@@ -39,9 +41,11 @@ __all__ = [
     "InputError",
     "InstanceError",
     "NetworkElementError",
+    "NotValidatedError",
     "Problem",
     "STREAMS",
     "ScenarioError",
+    "StaleValidationError",
     "TooLargeError",
     "canonical_json",
     "design_digest",

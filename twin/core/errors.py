@@ -60,6 +60,21 @@ class DeploymentError(AignError):
     what is in force on the network."""
 
 
+class NotValidatedError(DeploymentError):
+    """A deployment refused because the design has no validation on this scenario."""
+
+
+class StaleValidationError(DeploymentError):
+    """A deployment refused because the design's latest validation does not allow it now;
+    ``reasons`` name why, as codes a page can put in its own words: ``other_design``,
+    ``scenario_changed``, ``gates_changed``, ``failed``, ``baseline_changed``, ``expired``,
+    ``future``."""
+
+    def __init__(self, message: str, reasons: list[str]):
+        super().__init__(message)
+        self.reasons = list(reasons)
+
+
 class DeploymentLogError(AignError):
     """The deployment log cannot be used (locked, read-only, from a newer aign, not a log)."""
 

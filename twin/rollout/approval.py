@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.compute.executors import Executor
-from twin.core.errors import DeploymentError
+from twin.core.errors import DeploymentError, NotValidatedError, StaleValidationError
 from twin.core.records import finite
 from twin.radio.instance import Design
 from twin.rollout.home import report_digest, sign_report, signing_key
@@ -103,7 +103,7 @@ class Approver(Reconciler):
         else:
             row = self.log.latest_validation(scenario.name, digest)
             if row is None:
-                raise DeploymentError(
+                raise NotValidatedError(
                     f"design {digest} has no validation on scenario {scenario.name!r}; run "
                     f"`aign validate {scenario.name} DESIGN` first. Nothing was deployed."
                 )
@@ -113,35 +113,36 @@ class Approver(Reconciler):
                 f"the validation recorded at row {row.seq} of {self.log.path} does not match "
                 "its signature (the log was altered); validate again. Nothing was deployed."
             )
-        reasons = []
+        reasons: dict[str, str] = {}
         if report["design"]["digest"] != digest:
-            reasons.append(f"the report validates design {report['design']['digest']}")
+            reasons["other_design"] = f"the report validates design {report['design']['digest']}"
         if report["scenario"]["digest"] != scenario_digest(scenario):
-            reasons.append(f"scenario {scenario.name!r} changed since the validation")
+            reasons["scenario_changed"] = f"scenario {scenario.name!r} changed since the validation"
         if report["gates"] != scenario.gates.model_dump(mode="json"):
-            reasons.append("the scenario's gates changed since the validation")
+            reasons["gates_changed"] = "the scenario's gates changed since the validation"
         if not report["verdict"]["passed"]:
-            reasons.append("the validation failed: " + "; ".join(report["verdict"]["failed"]))
+            reasons["failed"] = "the validation failed: " + "; ".join(report["verdict"]["failed"])
         if not current.same_powers(report["baseline"]["power_mw"]):
-            reasons.append(
+            reasons["baseline_changed"] = (
                 f"it was measured against design {report['baseline']['digest']}, but "
                 f"{current.digest} is in force now"
             )
         age_s = (self.clock() - datetime.fromisoformat(report["created_at"])).total_seconds()
         max_age = scenario.gates.max_validation_age_s
         if age_s > max_age:
-            reasons.append(
+            reasons["expired"] = (
                 f"it is {format_age(age_s)} old (gates.max_validation_age_s allows "
                 f"{format_age(max_age)})"
             )
         elif age_s < -60:
-            reasons.append(f"it is dated {format_age(-age_s)} in the future")
+            reasons["future"] = f"it is dated {format_age(-age_s)} in the future"
         if reasons:
-            raise DeploymentError(
+            raise StaleValidationError(
                 f"design {digest} has no passing, current validation (validation of "
                 f"{report['created_at']}, log row {row.seq}): "
-                + "; ".join(reasons)
+                + "; ".join(reasons.values())
                 + f". Run `aign validate` again. Nothing was deployed; {current.digest} is in "
-                "force."
+                "force.",
+                list(reasons),
             )
         return report

@@ -364,6 +364,17 @@ def _line_of(root: yaml.Node | None, loc: list[str | int]) -> int | None:
     return line
 
 
+def field_line(text: str, path: str) -> int | None:
+    """Line (1-based) of the dotted field ``path`` in scenario YAML ``text``, or of its deepest
+    ancestor written there; ``None`` when the text does not parse. For problems found after
+    validation (names resolved at run time) to be located like the schema's own."""
+    try:
+        root, _ = _compose(text, "<scenario>")
+    except ScenarioError:
+        return None
+    return _line_of(root, [int(p) if p.isdigit() else p for p in path.split(".")])
+
+
 def parse_scalar(token: str) -> Any:
     """One value as a scenario file would read it (``20``, ``1.0e6``, ``true``, ``wmmse``);
     text that is not a plain YAML value (a tag it cannot hold, a syntax error) stays text."""

@@ -63,6 +63,85 @@ def progress_bar(label: str, enabled: bool):
     return progress, (lambda frac: progress.update(task, completed=frac))
 
 
+# How often a long job prints a line when stderr is not a terminal (a log file, CI, nohup);
+# the environment variable lets a caller (or a test) choose.
+PROGRESS_EVERY_S = 60.0
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``1 h 5 min``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+class ProgressLines:
+    """Progress for a long job whose stderr is not a terminal: one line every ``every_s``
+    seconds (what runs, how far when known, the time so far) and one when it ends, so a log
+    shows the job is alive. A no-op when stderr is a terminal (a progress bar shows there)
+    or when ``enabled`` is false (``--quiet``)."""
+
+    def __init__(self, what: str, enabled: bool = True, every_s: float | None = None):
+        self.what = what
+        env = os.environ.get("AIGN_PROGRESS_EVERY_S")
+        self.every_s = float(every_s or (env and float(env)) or PROGRESS_EVERY_S)
+        self.active = enabled and not sys.stderr.isatty()
+        self.done: float | None = None
+        self.total: float | None = None
+        self.note = ""
+
+    def update(self, done: float, total: float | None = None, note: str = "") -> None:
+        """Record how far the job got (a step count of ``total``, or a fraction)."""
+        self.done, self.total, self.note = done, total, note
+
+    def fraction(self, frac: float) -> None:
+        self.update(frac, None)
+
+    def line(self, elapsed_s: float) -> str:
+        where = ""
+        if self.done is not None and self.total:
+            where = f"{int(self.done)}/{int(self.total)} ({self.done / self.total:.0%}), "
+        elif self.done is not None:
+            where = f"{self.done:.0%}, "
+        note = f", {self.note}" if self.note else ""
+        return f"{self.what}: {where}{format_duration(elapsed_s)} so far{note}"
+
+    def __enter__(self) -> ProgressLines:
+        import threading
+        import time
+
+        self._start = time.monotonic()
+        self._stop = threading.Event()
+        if self.active:
+            print(f"{self.what}: started (a line every {format_duration(self.every_s)})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+            def beat() -> None:
+                while not self._stop.wait(self.every_s):
+                    print(self.line(time.monotonic() - self._start), file=sys.stderr,
+                          flush=True)  # fmt: skip
+
+            self._thread = threading.Thread(target=beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import time
+
+        if not self.active:
+            return
+        self._stop.set()
+        self._thread.join()
+        how = "finished" if exc_type is None else "stopped"
+        print(f"{self.what}: {how} after {format_duration(time.monotonic() - self._start)}",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
 def user_counts(text: str | None) -> list[int] | None:
     if not text:
         return None

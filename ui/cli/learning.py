@@ -8,6 +8,7 @@ import sys
 from twin.compute import EXECUTOR_HELP
 from twin.core import AignError, finite
 from ui.cli.common import (
+    ProgressLines,
     print_json,
     quiet_learning_logs,
     user_counts,
@@ -15,7 +16,13 @@ from ui.cli.common import (
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    # a progress bar on a terminal; elsewhere (a log, CI) a line a minute (ProgressLines)
     progress = not args.quiet and sys.stderr.isatty()
+    with ProgressLines(f"aign train {args.algo}", enabled=not args.quiet) as lines:
+        return _train(args, progress, lines)
+
+
+def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> int:
     if args.algo == "sac":
         from agents.sac import SACArgs, train_sac
 
@@ -48,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
         report = train_diffusion(
             TrainArgs(data=args.data, out=args.out, steps=args.steps or TrainArgs.steps,
-                      seed=args.seed, progress=progress)
+                      seed=args.seed, progress=progress),
+            progress=lambda step, total, loss: lines.update(step, total, f"loss {loss:.4g}"),
         )  # fmt: skip
         print(
             f"wrote {report.path}: final loss {report.final_loss:.4g} in {report.seconds:.0f} s; "
@@ -71,7 +79,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
         noise_jitter_db=args.noise_jitter_db, price_jitter=args.price_jitter,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        report = collect(spec, executor=args.executor)
+        with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet) as lines:
+            report = collect(spec, progress=lambda done, total: lines.update(done, total),
+                             executor=args.executor)  # fmt: skip
     else:
         from rich.progress import Progress
 
@@ -114,7 +124,8 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
     dataset_id = args.id or f"aign/{Path(args.dataset).resolve().name}-v0"
     quiet_learning_logs()
     try:
-        exported = dataset.export_minari(dataset_id, args.out)
+        # an absolute root: Minari joins a relative one to itself (minari-data/.../minari-data)
+        exported = dataset.export_minari(dataset_id, str(Path(args.out).resolve()))
     except ValueError as exc:  # Minari's refusals: a bad id, an existing dataset
         raise AignError(f"minari: {exc}") from None
     print(f"wrote Minari dataset {dataset_id} ({exported.total_episodes} episodes, "
@@ -125,7 +136,8 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this family's commands on ``aign``'s parser."""
-    train = sub.add_parser("train", help="train an agent: sac (online) or bcq (offline)")
+    train = sub.add_parser("train",
+                           help="train sac (online), bcq (offline) or the diffusion planner")
     train.add_argument("algo", choices=["sac", "bcq", "diffusion"])
     train.add_argument(
         "--scenario",

@@ -25,7 +25,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for family in FAMILIES:
         family.add_commands(sub)
+    parser.epilog = "every command:\n" + "\n".join(f"  {line}" for line in command_lines(parser))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+def command_lines(parser: argparse.ArgumentParser, prefix: str = "aign") -> list[str]:
+    """``aign NAME [SUB]`` for every command, sub-commands and choices of the first
+    positional included (``aign train sac|bcq|diffusion``), from the parser itself."""
+    lines = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                lines += command_lines(child, f"{prefix} {name}")
+    if lines:
+        return lines
+    first = next((a for a in parser._actions if not a.option_strings
+                  and a.dest != "help"), None)  # fmt: skip
+    if first is not None and first.choices:
+        return [f"{prefix} {'|'.join(map(str, first.choices))}"]
+    return [prefix]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from twin.compute import EXECUTOR_HELP
 from twin.core import AignError
 from ui.cli.common import (
     EXIT_NOT_ACCEPTED,
+    ProgressLines,
     note_recovered,
     print_json,
     progress_bar,
@@ -148,14 +149,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     calibration=calibration,
                 )
         else:
-            report = ops.validate(
-                scenario,
-                design,
-                runs=args.runs,
-                seed=args.seed,
-                executor=args.executor,
-                calibration=calibration,
-            )
+            with ProgressLines("aign validate", enabled=not args.quiet) as lines:
+                report = ops.validate(
+                    scenario,
+                    design,
+                    runs=args.runs,
+                    seed=args.seed,
+                    executor=args.executor,
+                    progress=lines.fraction,
+                    calibration=calibration,
+                )
     finally:
         note_recovered(ops.recovered)
         ops.close()

@@ -9,13 +9,16 @@ import sys
 
 from twin.core import AignError, finite
 from ui.cli.common import (
+    EXIT_NOT_ACCEPTED,
     print_json,
 )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """K candidate designs from the diffusion planner, scored on the twin, with the gap to
-    the best reference the twin can compute."""
+    the best reference the twin can compute. Prints a summary; the designs JSON goes to
+    ``--out`` and/or, with ``--json``, stdout. Exit 3 when no candidate meets the
+    constraints."""
     from dataclasses import replace
 
     from diffusion import default_model_dir, load_planner
@@ -72,20 +75,40 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         write_json_atomic(args.out, finite(data))
     best = result.best
-    gap = data["designs"][0]["predicted"]["gap_to_reference"]
-    gap_text = f"{gap:.3%}" if gap is not None else "n/a (the reference utility is 0)"
-    print(
-        f"{'wrote ' + args.out + ': ' if args.out else ''}{len(data['designs'])} candidates in "
-        f"{result.seconds * 1000:.0f} ms; best utility {best.predicted['utility']:.6g} "
-        f"(feasible {best.predicted['feasible']}), reference {reference.source} {ref_u:.6g}, "
-        f"gap {gap_text}",
-        file=sys.stderr if not args.out else sys.stdout,
-    )
+    summary = plan_summary(best.predicted, instance.constraints, reference.source, ref_u,
+                           data["designs"][0]["predicted"]["gap_to_reference"])  # fmt: skip
+    head = f"{'wrote ' + args.out + ': ' if args.out else ''}{len(data['designs'])} candidates " \
+           f"in {result.seconds * 1000:.0f} ms; "
+    # stdout holds the summary, or with --json only the JSON (the summary goes to stderr)
+    print(head + summary, file=sys.stderr if args.json else sys.stdout)
     for warning in result.warnings:
         print(f"aign plan: warning: {warning}", file=sys.stderr)
-    if not args.out:
+    if args.json:
         print_json(finite(data))
-    return 0
+    return 0 if best.predicted["feasible"] else EXIT_NOT_ACCEPTED
+
+
+def plan_summary(predicted: dict, constraints, reference: str, ref_u: float,
+                 gap: float | None) -> str:  # fmt: skip
+    """One line on the best candidate: its utility against the reference, and when it breaks
+    a constraint, by how much (it is then no design to deploy)."""
+    gap_text = f"{gap:.3%}" if gap is not None else "n/a (the reference utility is 0)"
+    text = (f"best utility {predicted['utility']:.6g}, reference {reference} {ref_u:.6g}, "
+            f"gap {gap_text}")
+    if predicted["feasible"]:
+        return text + "; it meets every constraint"
+    missed = []
+    floor = constraints.min_rate_bps
+    if floor is not None and predicted["min_rate_bps"] < floor:
+        missed.append(f"its lowest user rate is {predicted['min_rate_bps'] / 1e3:.3g} kb/s, "
+                      f"under the minimum {floor / 1e3:.3g} kb/s")
+    budget = constraints.max_total_power_mw
+    if budget is not None and predicted["total_power_mw"] > budget:
+        missed.append(f"it spends {predicted['total_power_mw']:.4g} mW, over the budget "
+                      f"{budget:.4g} mW")
+    return (text + "; INFEASIBLE: no candidate meets the constraints ("
+            + ("; ".join(missed) or "an interference cap is exceeded")
+            + "); try --refine 4, or relax the constraints")
 
 
 def _plan_auto(args: argparse.Namespace, instance) -> int:
@@ -105,19 +128,18 @@ def _plan_auto(args: argparse.Namespace, instance) -> int:
             "instance": instance.fingerprint()}  # fmt: skip
     if args.out:
         write_json_atomic(args.out, finite(data))
-    gap_text = f"{gap:.3%}" if gap is not None else "n/a (the reference utility is 0)"
+    summary = plan_summary(choice.design.predicted, instance.constraints, reference.source,
+                           ref_u, gap)  # fmt: skip
     print(
         f"{'wrote ' + args.out + ': ' if args.out else ''}auto chose {choice.method} "
         f"(the best within {args.time_budget:g} s at {choice.case}: median "
         f"{choice.measured_seconds * 1000:.1f} ms, mean quality {choice.measured_quality:.4f}); "
-        f"design in {choice.seconds * 1000:.1f} ms, utility {u:.6g} (feasible "
-        f"{choice.design.predicted['feasible']}), reference {reference.source} {ref_u:.6g}, "
-        f"gap {gap_text}",
-        file=sys.stderr if not args.out else sys.stdout,
+        f"design in {choice.seconds * 1000:.1f} ms; {summary}",
+        file=sys.stderr if args.json else sys.stdout,
     )
-    if not args.out:
+    if args.json:
         print_json(finite(data))
-    return 0
+    return 0 if choice.design.predicted["feasible"] else EXIT_NOT_ACCEPTED
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -149,5 +171,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                            "(each marked refined; 0: none)")  # fmt: skip
     plan.add_argument("--seed", type=int, help="scenario seed for the snapshot")
     plan.add_argument("--plan-seed", type=int, default=0, help="seed of the sampling noise")
-    plan.add_argument("--out", metavar="FILE", help="designs JSON (default: stdout)")
+    plan.add_argument("--out", metavar="FILE", help="write the designs JSON to FILE")
+    plan.add_argument("--json", action="store_true",
+                      help="print the designs JSON on stdout (the summary goes to stderr)")
     plan.set_defaults(func=cmd_plan)

@@ -10,8 +10,9 @@ from ui.cli.common import (
 
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
-    from twin.core import ScenarioError, TooLargeError
-    from twin.scenario import load_scenario
+    from twin.api import scenario_problems
+    from twin.core import ScenarioError, TooLargeError, read_text_bounded
+    from twin.scenario import MAX_SCENARIO_BYTES, load_scenario, resolve_scenario_path
     from twin.sim import check_budget
 
     failed = False
@@ -27,6 +28,14 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
             failed = True
             print(f"{path}: {err}")
         else:
+            late = scenario_problems(scenario, source=path)
+            if late:  # located in the file only when there is something to say
+                text = read_text_bounded(resolve_scenario_path(path), MAX_SCENARIO_BYTES,
+                                         ScenarioError, what="scenario")  # fmt: skip
+                failed = True
+                for problem in scenario_problems(scenario, text, path):
+                    print(problem)
+                continue
             print(f"{path}: OK ({scenario.name}: {scenario.users.n} users, "
                   f"{scenario.base_stations.n} BSs)")  # fmt: skip
     return 1 if failed else 0

@@ -10,7 +10,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     check_host(args.host, args.allow_remote)  # before anything is built
 
-    serve(args.scenario, host=args.host, port=args.port, allow_remote=args.allow_remote)
+    serve(args.scenario, host=args.host, port=args.port, allow_remote=args.allow_remote,
+          access_log=args.access_log)  # fmt: skip
     return 0
 
 
@@ -22,4 +23,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="allow a --host other than loopback (the app has no login)")
     ui.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     ui.add_argument("--scenario", default="default", help="scenario shown first (default)")
+    ui.add_argument("--access-log", "--verbose", dest="access_log", action="store_true",
+                    help="log every request on stderr (default: errors only)")  # fmt: skip
     ui.set_defaults(func=cmd_ui)

@@ -13,6 +13,7 @@ from twin.compute import EXECUTOR_HELP
 from twin.core import finite
 from ui.cli.common import (
     OutputDir,
+    ProgressLines,
     print_json,
     progress_bar,
 )
@@ -67,13 +68,21 @@ def cmd_instance(args: argparse.Namespace) -> int:
     instance = snapshot_instance(args.scenario, time_s=args.time, seed=args.seed)
     if args.out:
         instance.save(args.out)
-        print(
-            f"wrote {args.out}: {instance.n_users} users x {instance.n_bs} BSs at "
-            f"t = {instance.meta['time_s']:g} s (fingerprint {instance.fingerprint()})"
-        )
-    else:
+    summary = (f"{instance.n_users} users x {instance.n_bs} BSs at t = "
+               f"{instance.meta['time_s']:g} s (fingerprint {instance.fingerprint()})")
+    where = f"wrote {args.out}: " if args.out else ""
+    hint = "" if args.out or args.json else "; --out FILE writes it, --json prints it"
+    print(where + summary + hint, file=sys.stderr if args.json else sys.stdout)
+    if args.json:
         print_json(instance.to_dict())
     return 0
+
+
+def power_text(power_mw, shown: int = 8) -> str:
+    """A design's powers for people: ``(28, 31) mW``, the first ``shown`` of a long one."""
+    values = [f"{p:g}" for p in list(power_mw)[:shown]]
+    more = f", ... ({len(power_mw)} users)" if len(power_mw) > shown else ""
+    return f"({', '.join(values)}{more}) mW"
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -87,9 +96,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         design = controller_design(instance, args.method)
     if args.out:
         design.save(args.out)
-        print(f"wrote {args.out}: {args.method} utility {design.predicted['utility']:.6g}, "
-              f"feasible {design.predicted['feasible']}")  # fmt: skip
-    else:
+    predicted = design.predicted
+    summary = (f"{args.method}: {power_text(design.power_mw)}, utility "
+               f"{predicted['utility']:.6g}, total {predicted['total_power_mw']:.4g} mW, "
+               + ("meets every constraint" if predicted["feasible"]
+                  else "INFEASIBLE (breaks a constraint)"))  # fmt: skip
+    where = f"wrote {args.out}: " if args.out else ""
+    print(where + summary, file=sys.stderr if args.json else sys.stdout)
+    if args.json:
         print_json(finite(design.to_dict()))
     return 0
 
@@ -157,7 +171,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {seeds}) "
           f"on {args.executor}", file=sys.stderr)  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format)
+        with ProgressLines("aign sweep", enabled=not args.quiet) as lines:
+            report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format,
+                               progress=lines.update)  # fmt: skip
     else:
         from rich.progress import Progress
 
@@ -208,7 +224,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     inst.add_argument("scenario", metavar="SCENARIO")
     inst.add_argument("--time", type=float, default=0.0, help="snapshot time, s (default 0)")
     inst.add_argument("--seed", type=int)
-    inst.add_argument("--out", metavar="FILE", help="instance JSON (default: stdout)")
+    inst.add_argument("--out", metavar="FILE", help="write the instance JSON to FILE")
+    inst.add_argument("--json", action="store_true",
+                      help="print the instance JSON on stdout (the summary goes to stderr)")
     inst.set_defaults(func=cmd_instance)
 
     solve = sub.add_parser("solve", help="solve an instance with a reference method")
@@ -217,7 +235,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="exhaustive, coordinate, wmmse, fpc, max, fixed:MW, random; "
                             "parameters as name:key=value,...; or a trained agent: sac, bcq "
                             "(the shipped ones), sac:DIR, bcq:DIR")  # fmt: skip
-    solve.add_argument("--out", metavar="FILE", help="design JSON (default: stdout)")
+    solve.add_argument("--out", metavar="FILE", help="write the design JSON to FILE")
+    solve.add_argument("--json", action="store_true",
+                       help="print the design JSON on stdout (the summary goes to stderr)")
     solve.set_defaults(func=cmd_solve)
 
     ev = sub.add_parser("evaluate", help="metrics of a design on an instance (JSON)")

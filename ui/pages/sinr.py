@@ -10,7 +10,7 @@ from __future__ import annotations
 from dash import Input, Output, State, dcc, html
 
 from twin.core import AignError
-from ui import figures, services
+from ui import figures, services, session
 from ui.pages import field
 
 TOP_LEVEL = "top"  # every user at the top power level
@@ -70,13 +70,19 @@ def layout(app_ctx) -> html.Div:
 
 def design_options(designs: dict | None, scenario_data: dict | None) -> list[dict]:
     options = [{"label": "every user at the top level", "value": TOP_LEVEL}]
-    data = designs or {}
-    if data.get("scenario") == (scenario_data or {}).get("name"):
-        for n, d in enumerate(data.get("designs") or []):
-            utility = (d.get("predicted") or {}).get("utility")
-            text = f"{n}: {d['source']}" + ("" if utility is None else f" (U = {utility:.4g})")
-            options.append({"label": text, "value": str(n)})
+    current = session.designs_for(designs, session.key_of(scenario_data))
+    for entry in (current or {}).get("designs") or []:
+        utility = (entry["design"].get("predicted") or {}).get("utility")
+        text = session.entry_title(entry) + ("" if utility is None else f", U = {utility:.4g}")
+        options.append({"label": text, "value": entry["id"]})
     return options
+
+
+def options_and_choice(designs: dict | None, scenario_data: dict | None, choice: str | None):
+    """The dropdown's options, and its choice kept while it is still among them."""
+    options = design_options(designs, scenario_data)
+    values = {o["value"] for o in options}
+    return options, (choice if choice in values else TOP_LEVEL)
 
 
 def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | None,
@@ -85,13 +91,13 @@ def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | 
         scenario = services.scenario_from_text((scenario_data or {}).get("text"))
         power, name = None, "every user at the top level"
         if choice not in (None, TOP_LEVEL):
-            items = (designs or {}).get("designs") or []
-            index = int(choice)
-            if not 0 <= index < len(items):
+            current = session.designs_for(designs, session.key_of(scenario_data))
+            entry = session.entry_by_id(current, choice)
+            if entry is None:
                 raise AignError("that design is no longer in this session; choose another")
-            design = services.design_from_json(items[index])
+            design = services.design_from_json(entry["design"])
             services.check_design_for(scenario, design)
-            power, name = design.power_mw, design.source
+            power, name = design.power_mw, session.entry_title(entry)
         grid = int(grid or 40)
         if not 5 <= grid <= 120:
             raise AignError(f"grid points per side must be 5..120, got {grid}")
@@ -111,9 +117,11 @@ def register(app, app_ctx) -> None:
     for suffix in ("a", "b"):
         app.callback(
             Output(f"sinr-design-{suffix}", "options"),
+            Output(f"sinr-design-{suffix}", "value"),
             Input("designs-store", "data"),
             Input("scenario-store", "data"),
-        )(design_options)
+            State(f"sinr-design-{suffix}", "value"),
+        )(options_and_choice)
         app.callback(
             Output(f"sinr-graph-{suffix}", "figure"),
             Input("scenario-store", "data"),

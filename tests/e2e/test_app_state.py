@@ -1,0 +1,369 @@
+"""The app as an operator lives in it (issue 16): one coherent session state, every action
+ending in a visible outcome, designs ranked and deduplicated, plots laid out for their cards.
+
+Each test opens its own browser (its own session), so no test sees another's scenario.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.test_app_browser import (
+    by_id,
+    click,
+    console_errors,
+    graph_traces,
+    open_page,
+    retype,
+    screenshot,
+    text_of,
+    wait_for,
+)
+
+LONG_S = 180
+
+
+def pick(driver, dropdown_id: str, label: str) -> None:
+    """Open a dropdown, type ``label`` into its search box, click the option so named."""
+    click(driver, dropdown_id)
+    search = driver.find_elements("css selector", ".dash-dropdown-content input[type=search]")
+    if search:
+        search[0].send_keys(label)
+
+    def option():
+        for item in driver.find_elements("css selector", ".dash-dropdown-content [role=option]"):
+            if item.text.strip() == label:
+                return item
+        return None
+
+    item = wait_for(f"option {label!r} of {dropdown_id}", option)
+    item.click()
+    if driver.find_elements("css selector", ".dash-dropdown-content"):  # still open
+        from selenium.webdriver.common.keys import Keys
+
+        driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
+    wait_for(f"{dropdown_id} to close",
+             lambda: not driver.find_elements("css selector", ".dash-dropdown-content"))
+
+
+def choose_scenario(driver, name: str) -> None:
+    """Pick ``name`` in the scenario page's dropdown."""
+    pick(driver, "scenario-select", name)
+    wait_for(f"the header to say {name}",
+             lambda: text_of(driver, "current-scenario") == f"scenario: {name}")  # fmt: skip
+
+
+def nav(driver, key: str) -> None:
+    click(driver, f"nav-{key}")
+    wait_for(f"page {key}", lambda: by_id(driver, f"page-{key}").is_displayed())
+
+
+def generate(driver, k: int | None = None, generator: str | None = None) -> str:
+    if k is not None:
+        retype(driver, "ds-k", str(k))
+    if generator is not None:
+        label = {"baselines": "baselines: coordinate, WMMSE, FPC, max, random",
+                 "diffusion": "diffusion planner + baselines"}[generator]  # fmt: skip
+        pick(driver, "ds-generator", label)
+    click(driver, "ds-generate")
+    return wait_for("the designs", lambda: "distinct designs" in text_of(driver, "ds-status")
+                    and text_of(driver, "ds-status"), timeout_s=LONG_S)  # fmt: skip
+
+
+def rendered_rows(driver) -> list[list[str]]:
+    rows = driver.find_elements("css selector", "#ds-table tbody tr")
+    out = []
+    for row in rows:
+        cells = [c.text for c in row.find_elements("css selector", "td")]
+        if cells:
+            out.append(cells)
+    return out
+
+
+def selected_row_text(driver) -> str:
+    for row in driver.find_elements("css selector", "#ds-table tbody tr"):
+        radios = row.find_elements("css selector", "input[type=radio]")
+        if radios and radios[0].is_selected():
+            return row.text
+    return ""
+
+
+# --------------------------------------------------------------------------- one state
+def test_switching_scenario_clears_what_no_longer_applies(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/designs")
+    click(tab, "ds-validate")  # nothing generated: a refusal ...
+    wait_for("the refusal", lambda: "select a design" in text_of(tab, "ds-validation"))
+    generate(tab, k=2, generator="baselines")
+    wait_for("the refusal to go once designs exist", lambda: text_of(tab, "ds-validation") == "")
+    runs = by_id(tab, "ds-runs")
+    runs.clear()
+    runs.send_keys("10")
+    click(tab, "ds-validate")
+    wait_for("the validation", lambda: "PASSED" in text_of(tab, "ds-validation")
+             or "FAILED" in text_of(tab, "ds-validation"), timeout_s=LONG_S)  # fmt: skip
+    nav(tab, "scenario")
+    choose_scenario(tab, "paper-fig3")
+    nav(tab, "designs")
+    card = tab.find_element("css selector", "#page-designs").text
+    assert "default" not in card, card
+    assert text_of(tab, "ds-validation") == "" and text_of(tab, "ds-status") == ""
+    assert "no designs yet" in text_of(tab, "ds-caption")
+    generate(tab, generator="baselines")
+    card = tab.find_element("css selector", "#page-designs").text
+    assert "paper-fig3" in text_of(tab, "ds-status") and "default" not in card
+    nav(tab, "whatif")
+    assert text_of(tab, "wi-status") == ""
+    assert console_errors(tab) == []
+
+
+def test_a_reload_shows_one_consistent_scenario(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/")
+    choose_scenario(tab, "paper-fig3")
+    nav(tab, "designs")
+    generate(tab, generator="baselines")
+    tab.refresh()
+    wait_for("the page after the reload", lambda: "paper-fig3" in text_of(tab, "current-scenario"))
+    assert text_of(tab, "current-scenario") == "scenario: paper-fig3"
+    wait_for("the table after the reload", lambda: "reference" in text_of(tab, "ds-table"))
+    nav(tab, "scenario")
+    wait_for("the editor", lambda: "name: paper-fig3" in by_id(
+        tab, "scenario-editor").get_attribute("value"))  # fmt: skip
+    shown = tab.find_element("css selector", "#scenario-select").text
+    assert "paper-fig3" in shown
+    nav(tab, "power")
+    wait_for("the fig3 contour", lambda: graph_traces(tab, "pw-contour-graph") > 0)
+    nav(tab, "scenario")
+    choose_scenario(tab, "default")  # the fig3 designs no longer apply
+    nav(tab, "power")
+    wait_for("the contour panel to go", lambda: not by_id(tab, "pw-contour-col").is_displayed())
+    assert "generate designs" in text_of(tab, "pw-plan-graph")
+    assert console_errors(tab) == []
+
+
+def test_the_dropdown_follows_uploads_and_rechoosing_loads_again(server, browser_factory,
+                                                                 tmp_path):  # fmt: skip
+    tab = browser_factory()
+    open_page(tab, server, "/")
+    small = tmp_path / "small.yaml"
+    small.write_text("name: small\nseed: 1\nduration_s: 5.0\nusers: {count: 5}\n"
+                     "base_stations: {layout: hexagonal, count: 1}\n")
+    tab.find_element("css selector", "#scenario-upload input[type=file]").send_keys(str(small))
+    wait_for("the header", lambda: text_of(tab, "current-scenario")
+             == "scenario: small (uploaded, not saved)")  # fmt: skip
+    shown = tab.find_element("css selector", "#scenario-select").text
+    assert "small (uploaded, not saved)" in shown and "default" not in shown
+    choose_scenario(tab, "default")  # re-choosing the scenario loads it again
+    assert "name: default" in by_id(tab, "scenario-editor").get_attribute("value")
+    assert console_errors(tab) == []
+
+
+def test_a_saved_scenario_is_listed_in_every_tab(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/")
+    editor = by_id(tab, "scenario-editor")
+    text = editor.get_attribute("value").replace("name: default", "name: saved-here")
+    tab.execute_script("arguments[0].value = '';", editor)
+    editor.clear()
+    editor.send_keys(text)
+    wait_for("the edited scenario", lambda: "saved-here (edited" in text_of(tab,
+                                                                          "current-scenario"))
+    click(tab, "save-btn")
+    wait_for("the save", lambda: "saved as saved-here" in text_of(tab, "save-msg"))
+    wait_for("the header to name the saved file", lambda: text_of(tab, "current-scenario")
+             == "scenario: saved-here")  # fmt: skip
+    assert "saved-here" in tab.find_element("css selector", "#scenario-select").text
+    click(tab, "save-btn")  # again: nothing to save, and no "exists already"
+    wait_for("the second save", lambda: "saved already" in text_of(tab, "save-msg"))
+    other = browser_factory()  # another tab lists it too
+    open_page(other, server, "/")
+    pick(other, "scenario-select", "saved-here (saved)")  # listed there: it can be chosen
+    wait_for("the other tab's header", lambda: text_of(other, "current-scenario")
+             == "scenario: saved-here")  # fmt: skip
+    assert console_errors(tab) == [] and console_errors(other) == []
+
+
+# --------------------------------------------------------------------------- what-if
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_a_cancelled_run_says_so(server, browser_factory, attempt):
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    retype(tab, "wi-users", "400\t")  # a run of some seconds
+    wait_for("the field to hold 400", lambda: by_id(tab, "wi-users").get_attribute("value")
+             == "400" and by_id(tab, "wi-run").is_enabled())  # fmt: skip
+    time.sleep(0.6)  # past the field's debounce: the run takes 400 users
+    click(tab, "wi-run")
+    wait_for("the job to start", lambda: by_id(tab, "wi-cancel").is_enabled())
+    time.sleep(0.5 * attempt)
+    click(tab, "wi-cancel")
+    wait_for("the run button to come back", lambda: by_id(tab, "wi-run").is_enabled())
+    time.sleep(1.5)  # the job's end must not wipe the message
+    assert "run cancelled" in text_of(tab, "wi-status")
+    assert by_id(tab, "wi-status").is_displayed()
+    assert not by_id(tab, "wi-progress").is_displayed()
+    assert tab.find_elements("css selector", "#wi-compare label") == []
+
+
+def test_an_invalid_field_blocks_the_run(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    retype(tab, "wi-users", "0\t")
+    problem = wait_for("the field's problem", lambda: text_of(tab, "wi-problems"))
+    assert "users: 1 to" in problem and "got 0" in problem
+    assert not by_id(tab, "wi-run").is_enabled()
+    retype(tab, "wi-users", "abc\t")
+    wait_for("the next problem", lambda: "users: a number" in text_of(tab, "wi-problems"))
+    assert not by_id(tab, "wi-run").is_enabled()
+    retype(tab, "wi-users", "5\t")
+    wait_for("the field to be accepted", lambda: by_id(tab, "wi-run").is_enabled())
+    assert text_of(tab, "wi-problems") == ""
+
+
+def test_an_unknown_controller_is_a_located_problem(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/")
+    editor = by_id(tab, "scenario-editor")
+    text = editor.get_attribute("value")
+    assert "controller: coordinate" in text
+    tab.execute_script("arguments[0].value = '';", editor)
+    editor.clear()
+    editor.send_keys(text.replace("controller: coordinate", "controller: coordinat"))
+    problems = wait_for("the problem", lambda: "coordinat'" in text_of(tab, "scenario-errors")
+                        and text_of(tab, "scenario-errors"))  # fmt: skip
+    assert re.search(r"editor:\d+: control.controller: unknown controller 'coordinat' "
+                     r"\(did you mean 'coordinate'\?\)", problems)  # fmt: skip
+    assert text_of(tab, "current-scenario") == "scenario: default"  # the session keeps its own
+
+
+# --------------------------------------------------------------------------- designs
+def test_designs_are_distinct_ranked_with_the_reference_on_top(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/designs")
+    retype(tab, "ds-refine", "4")  # refined candidates tend to meet at one design
+    status = generate(tab, k=64)  # the planner's 64 candidates + the baselines
+    match = re.search(r"(\d+) distinct designs \(of (\d+) generated\)", status)
+    assert match and int(match[1]) <= int(match[2])  # duplicates merged
+    rows = wait_for("the table's rows", lambda: rendered_rows(tab))
+    assert 2 <= len(rows) <= 10  # one page of the table, not 132 rows
+    shown = [tuple(r[3:]) for r in rows]  # U, gap, power, lowest rate, constraints
+    assert len(set(shown)) == len(shown), "two rows for one design"
+    assert rows[0][1] == "reference"
+    assert tab.execute_script("return document.body.scrollHeight") < 2600
+    utilities = [float(r[3]) for r in rows[1:] if r[-1] == "satisfied"]
+    assert utilities == sorted(utilities, reverse=True)
+    best = max([float(rows[0][3])] + utilities)
+    assert f"{best:g}"[:6] in selected_row_text(tab).replace(" ", "")[:200] or best == float(
+        rows[0][3])  # fmt: skip
+    assert "selected:" in text_of(tab, "ds-selected")
+    assert "U at t = 0" in text_of(tab, "ds-table")
+    screenshot(tab, "designs-ranked")
+    assert console_errors(tab) == []
+
+
+def test_validation_and_deploy_speak_the_pages_words(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/designs")
+    generate(tab, k=2, generator="baselines")
+    runs = by_id(tab, "ds-runs")
+    runs.clear()
+    runs.send_keys("10")
+    click(tab, "ds-validate")
+    report = wait_for("the validation", lambda: "PASSED" in text_of(tab, "ds-validation")
+                      and text_of(tab, "ds-validation"), timeout_s=LONG_S)  # fmt: skip
+    # the design in force in words: all-zero powers say so (another test may have deployed)
+    assert re.search(r"improvement over the design in force \((every user at 0 mW: nothing "
+                     r"deployed yet|.+, [\d.]+ mW in total)\)", report), report  # fmt: skip
+    # another design, never validated: the refusal names it and says what to press
+    radios = tab.find_elements("css selector", "#ds-table tbody input[type=radio]")
+    target = next(r for r in radios if not r.is_selected())
+    target.click()
+    wait_for("the outcome of the other design to go", lambda: text_of(tab, "ds-validation") == "")
+    click(tab, "ds-deploy")
+    refusal = wait_for("the refusal", lambda: "cannot be deployed" in text_of(tab, "ds-deployment")
+                       and text_of(tab, "ds-deployment"), timeout_s=LONG_S)  # fmt: skip
+    assert 'Press "validate on the twin"' in refusal
+    assert "aign validate" not in refusal and not re.search(r"\b[0-9a-f]{12,}\b", refusal)
+    assert "validated U (mean)" in text_of(tab, "ds-history") or "no deployments" in text_of(
+        tab, "ds-history")  # fmt: skip
+    assert console_errors(tab) == []
+
+
+# --------------------------------------------------------------------------- layout
+def _box(driver, element) -> dict:
+    return driver.execute_script("return arguments[0].getBoundingClientRect().toJSON();", element)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (a["right"] <= b["left"] or b["right"] <= a["left"]
+                or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])  # fmt: skip
+
+
+def test_plots_are_laid_out_for_their_cards(server, browser_factory):
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    assert not by_id(tab, "wi-progress").is_displayed()  # no bar sitting at 0 when idle
+    for controller in ("wmmse", "fpc"):
+        pick(tab, "wi-controller", controller)
+        click(tab, "wi-run")
+        wait_for("the run", lambda c=controller: f"{c}" in text_of(tab, "wi-status")
+                 and "finished" in text_of(tab, "wi-status"), timeout_s=LONG_S)  # fmt: skip
+    for graph in ("wi-kpi-graph", "wi-cdf-graph", "wi-power-graph"):
+        wait_for(f"{graph}", lambda g=graph: graph_traces(tab, g) >= 1)
+        title = tab.find_element("css selector", f"#{graph} .gtitle")
+        tab.execute_script(f"document.querySelector('#{graph} .modebar').style.opacity = 1")
+        bar = tab.find_element("css selector", f"#{graph} .modebar")
+        assert not _overlap(_box(tab, title), _box(tab, bar)), f"{graph}: title under the modebar"
+        card = _box(tab, tab.find_element("css selector", f"#{graph}"))
+        for label in tab.find_elements("css selector", f"#{graph} .xtick text"):
+            box = _box(tab, label)
+            assert card["left"] <= box["left"] and box["right"] <= card["right"] + 1
+            assert box["bottom"] <= card["bottom"] + 1, f"{graph}: a tick label outside its card"
+        legend = tab.find_elements("css selector", f"#{graph} .legend")
+        axis = tab.find_elements("css selector", f"#{graph} .xtitle")
+        if legend and axis:
+            assert not _overlap(_box(tab, legend[0]), _box(tab, axis[0])), f"{graph}: legend"
+    screenshot(tab, "whatif-two-runs")
+    open_page(tab, server, "/designs")
+    single = tab.find_element("css selector", "#ds-generator .dash-dropdown-value")
+    fits = tab.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1;",
+                              single)  # fmt: skip
+    assert fits, "the generator's name is cut"
+    assert console_errors(tab) == []
+
+
+# --------------------------------------------------------------------------- walkthrough
+def test_a_walkthrough_of_the_five_pages_shows_one_scenario(server, browser_factory):
+    """After work on default, switch to paper-fig3 and use every page: each shows fig3's
+    state only, and no message from before (screenshots: walkthrough-*.png)."""
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    click(tab, "wi-run")  # a run on default, to be dropped by the switch
+    wait_for("the default run", lambda: "finished" in text_of(tab, "wi-status"),
+             timeout_s=LONG_S)  # fmt: skip
+    nav(tab, "scenario")
+    choose_scenario(tab, "paper-fig3")
+    nav(tab, "whatif")
+    assert text_of(tab, "wi-status") == ""
+    assert tab.find_elements("css selector", "#wi-compare label") == []
+    pick(tab, "wi-controller", "wmmse")
+    click(tab, "wi-run")
+    wait_for("the fig3 run", lambda: "finished #1 wmmse on paper-fig3" in text_of(
+        tab, "wi-status"), timeout_s=LONG_S)  # fmt: skip
+    nav(tab, "designs")
+    generate(tab, k=2, generator="baselines")
+    for key in ("scenario", "whatif", "power", "sinr", "designs"):
+        nav(tab, key)
+        time.sleep(1.5)  # figures draw
+        text = tab.find_element("css selector", f"#page-{key}").text
+        assert text_of(tab, "current-scenario") == "scenario: paper-fig3"
+        assert not re.search(r"\bdefault\b", text), f"{key}: {text[:500]}"
+        assert "select a design" not in text and "no designs yet" not in text
+        screenshot(tab, f"walkthrough-{key}")
+    nav(tab, "power")
+    assert by_id(tab, "pw-contour-col").is_displayed()  # two users: the power plane
+    assert "wmmse" in tab.find_element("css selector", "#pw-run").text
+    assert console_errors(tab) == []
