@@ -501,6 +501,21 @@ def _diffusion(instance, k, refine, home, progress):
     return planned + baselines, warnings + more
 
 
+def _auto(instance, k, refine, home, progress):
+    """The Pareto frontier's method for this size within :data:`AUTO_BUDGET_S`, beside the
+    baselines (``evaluation.auto``: what ``aign plan`` runs by default)."""
+    from evaluation.auto import auto_design
+
+    choice = auto_design(instance, AUTO_BUDGET_S, model=diffusion_model_dir(home))
+    note = (f"auto chose {choice.method} (the best within {AUTO_BUDGET_S:g} s at "
+            f"{choice.case} in the Pareto benchmark); it took {choice.seconds * 1e3:.1f} ms")
+    progress(0.5)
+    baselines, more = baseline_designs(instance, k, lambda f: progress(0.5 + 0.5 * f))
+    return [(choice.design, None), *baselines], [note, *more]
+
+
+AUTO_BUDGET_S = 1.0  # seconds per design the Designs page's auto generator chooses within
+
 # The Designs page's generators, in the order of its dropdown (the first available one is
 # the default); another generator is one more line here.
 GENERATORS: dict[str, Generator] = {
@@ -508,6 +523,8 @@ GENERATORS: dict[str, Generator] = {
                            lambda home: diffusion_model_dir(home) is not None, _diffusion),
     "baselines": Generator("baselines: coordinate, WMMSE, FPC, max, random",
                            lambda home: True, _baselines),
+    "auto": Generator("auto: the best method for the size within 1 s + baselines",
+                      lambda home: True, _auto),
 }  # fmt: skip
 
 

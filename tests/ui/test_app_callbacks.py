@@ -503,3 +503,17 @@ def test_an_edit_that_leaves_the_network_as_it_was_changes_nothing(fig3_designs)
     assert edited["key"] == fig3["key"]
     out = ui_app.scenario_changed(False, edited, fig3["key"], [], result)
     assert all(o is no_update for o in out)
+
+
+def test_the_auto_generator_runs_the_frontier_method_for_the_size(tmp_path):
+    from evaluation.auto import load_frontier
+    from evaluation.pareto import choose_method
+    from twin.scenario import load_scenario
+
+    scenario = load_scenario("paper-20")
+    result = services.generate_designs(scenario, 4, "auto", tmp_path)
+    chosen = choose_method(load_frontier(), 20, services.AUTO_BUDGET_S)
+    assert any(f"auto chose {chosen['method']}" in w for w in result["warnings"])
+    sources = {s for e in result["designs"] for s in e["sources"]}
+    assert chosen["spec"].split(":")[0] in sources  # its design is in the table
+    assert "auto" in [o["value"] for o in services.generators(tmp_path)]
