@@ -9,13 +9,15 @@ ablation; this is what scales (see ``ARCHITECTURE.md``, "MDP").
   the user's *priced best response* (:func:`twin.radio.priced_best_response`, the local step
   of price-based power control): with ``x`` the position of a power on the log scale from the
   lowest non-zero level ``p_lo`` (0) to the highest ``p_hi`` (1), the target is
-  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4``. So ``a = 0``
-  is the best response, a step of the action is a constant ratio of power (as the utility's
-  log-rate sees it), "off" stays reachable without a cliff next to the lowest level, and the
-  policy learns the correction the linearly priced best response needs (it reaches 0.97 /
-  1.00 / 0.99 of the reference alone: benchmarks/RESULTS.md). ``level`` (the earlier
-  parametrisation, still read from older agents): ``a`` is an absolute target level on that
-  log scale, the bottom ``off_fraction`` of the interval switching off.
+  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4``, with ``x_br``
+  raised to 0 where the best response is "off" (``anchor_on``). So ``a = 0`` is the best
+  response (the lowest level instead of "off": only the policy switches a user off), a step
+  of the action is a constant ratio of power (as the utility's log-rate sees it), "off"
+  stays reachable without a cliff next to the lowest level, and the policy learns the
+  correction the linearly priced best response needs (alone, it stalls at poor equilibria
+  on some instances: benchmarks/RESULTS.md). ``level`` (the earlier parametrisation, still
+  read from older agents): ``a`` is an absolute target level on that log scale, the bottom
+  ``off_fraction`` of the interval switching off.
 - **Reward** of user ``i``: a difference utility ``U(p) - U(p with p_i = d)`` minus
   ``violation_penalty`` times the normalized constraint violation it adds, with the
   counterfactual ``d`` the user's power before the step (``hold``, the default: what its own
@@ -83,6 +85,9 @@ class UserMDPConfig:
     move_prob: float = 0.5  # chance that a user's action is applied at a step
     action: str = "relative"  # "relative" to the priced best response, or an absolute "level"
     relative_span: float = 1.0  # relative: share of the log range one unit of action moves
+    # relative: anchor at the best response raised to the lowest level, so that only the
+    # policy, never a = 0, switches a user off
+    anchor_on: bool = True
 
     def __post_init__(self) -> None:
         if (self.horizon < 1 or self.violation_penalty < 0 or not 0 <= self.off_fraction < 1
@@ -106,7 +111,9 @@ class UserMDPConfig:
     @classmethod
     def from_dict(cls, d: dict) -> UserMDPConfig:
         # agents and datasets written before the relative action acted on absolute levels
-        return cls(**{"action": "level", **{k: v for k, v in d.items() if k != "formulation"}})
+        # (and those written before anchor_on had the best response's "off" as the anchor)
+        return cls(**{"action": "level", "anchor_on": False,
+                      **{k: v for k, v in d.items() if k != "formulation"}})
 
 
 def _db(x: np.ndarray) -> np.ndarray:
@@ -147,6 +154,12 @@ def best_response(instance: ProblemInstance, power_mw: np.ndarray, state=None) -
     )  # fmt: skip
 
 
+def _anchor(instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig) -> np.ndarray:
+    """Where relative actions start: the priced best response's log-scale position."""
+    x = log_position(instance, best_response(instance, power_mw))
+    return np.maximum(x, 0.0) if config.anchor_on else x
+
+
 def target_power(
     instance: ProblemInstance,
     action: np.ndarray,
@@ -165,7 +178,7 @@ def target_power(
     if config.action == "relative":
         if power_mw is None:
             raise ValueError("relative actions need the current powers")
-        x = log_position(instance, best_response(instance, power_mw)) + config.relative_span * a
+        x = _anchor(instance, power_mw, config) + config.relative_span * a
         target = p_lo * (p_hi / p_lo) ** np.clip(x, 0.0, 1.0) if p_hi > p_lo else np.full(
             a.shape, p_hi)
         if off:
@@ -191,7 +204,7 @@ def action_for(
     if config.action == "relative":
         if power_mw is None:
             raise ValueError("relative actions need the current powers")
-        x_br = log_position(instance, best_response(instance, power_mw))
+        x_br = _anchor(instance, power_mw, config)
         a = (log_position(instance, target_mw) - x_br) / config.relative_span
         return np.clip(a, -1.0, 1.0).astype(np.float32)
     return level_action(instance, target_mw, config)

@@ -66,13 +66,15 @@ class PerUserEnv(gym.Env):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
+        anchor_on: bool = True,
     ):
         self.scenario = _scenario(scenario)
         self.n_users = int(n_users or self.scenario.users.n)
         if self.n_users < 1:
             raise ValueError(f"n_users must be positive, got {self.n_users}")
         self.config = UserMDPConfig(horizon, violation_penalty, counterfactual,
-                                    move_prob=move_prob, action=action)  # fmt: skip
+                                    move_prob=move_prob, action=action,
+                                    anchor_on=anchor_on)  # fmt: skip
         if not 0 <= random_start <= 1:
             raise ValueError(f"random_start must be a probability, got {random_start}")
         self.random_start = random_start
@@ -159,6 +161,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
+        anchor_on: bool = True,
     ):
         many = not isinstance(scenario, str | Scenario)
         self.scenarios = [_scenario(s) for s in (scenario if many else [scenario])]
@@ -172,7 +175,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         self.envs = [
             PerUserEnv(sc, n, horizon, violation_penalty, environment_seed, noise_jitter_db,
                        constraint_draw, counterfactual, move_prob, action,
-                       random_start)  # fmt: skip
+                       random_start, anchor_on)  # fmt: skip
             for _ in range(groups) for sc in self.scenarios
             for n in (self.user_counts or [sc.users.n])
         ]
