@@ -9,12 +9,12 @@ ablation; this is what scales (see ``ARCHITECTURE.md``, "MDP").
   the user's *priced best response* (:func:`twin.radio.priced_best_response`, the local step
   of price-based power control): with ``x`` the position of a power on the log scale from the
   lowest non-zero level ``p_lo`` (0) to the highest ``p_hi`` (1), the target is
-  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4``, with ``x_br``
-  raised to 0 where the best response is "off" (``anchor_on``). So ``a = 0`` is the best
-  response (the lowest level instead of "off": only the policy switches a user off), a step
-  of the action is a constant ratio of power (as the utility's log-rate sees it), "off"
-  stays reachable without a cliff next to the lowest level, and the policy learns the
-  correction the linearly priced best response needs (alone, it stalls at poor equilibria
+  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4`` (a best
+  response of "off" sits at ``-1/2``; ``anchor_on`` raises it to 0 instead, so that only the
+  policy switches a user off: measured no better on 3 seeds). So ``a = 0`` is the best
+  response, a step of the action is a constant ratio of power (as the utility's log-rate
+  sees it), "off" stays reachable without a cliff next to the lowest level, and the policy
+  learns the correction the linearly priced best response needs (alone, it stalls at poor equilibria
   on some instances: benchmarks/RESULTS.md). ``level`` (the earlier parametrisation, still
   read from older agents): ``a`` is an absolute target level on that log scale, the bottom
   ``off_fraction`` of the interval switching off.
@@ -87,7 +87,7 @@ class UserMDPConfig:
     relative_span: float = 1.0  # relative: share of the log range one unit of action moves
     # relative: anchor at the best response raised to the lowest level, so that only the
     # policy, never a = 0, switches a user off
-    anchor_on: bool = True
+    anchor_on: bool = False
 
     def __post_init__(self) -> None:
         if (self.horizon < 1 or self.violation_penalty < 0 or not 0 <= self.off_fraction < 1

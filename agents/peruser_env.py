@@ -66,7 +66,7 @@ class PerUserEnv(gym.Env):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
-        anchor_on: bool = True,
+        anchor_on: bool = False,
     ):
         self.scenario = _scenario(scenario)
         self.n_users = int(n_users or self.scenario.users.n)
@@ -161,7 +161,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
-        anchor_on: bool = True,
+        anchor_on: bool = False,
     ):
         many = not isinstance(scenario, str | Scenario)
         self.scenarios = [_scenario(s) for s in (scenario if many else [scenario])]

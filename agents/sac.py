@@ -65,7 +65,7 @@ class SACArgs:
     action: str = "relative"  # per-user: "relative" to the priced best response, or "level"
     counterfactual: str = "hold"  # per-user: what a user's difference reward compares to
     random_start: float = 0.5  # per-user: share of training episodes from random powers
-    anchor_on: bool = True  # per-user relative actions: never switch off at a = 0
+    anchor_on: bool = False  # per-user relative actions: never switch off at a = 0
     checkpoint_every: int = 5_000  # steps between checkpoints (0: none)
     environment_seed: int = 0
     noise_jitter_db: float = 0.0

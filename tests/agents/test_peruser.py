@@ -55,10 +55,11 @@ def test_a_relative_action_of_zero_is_the_priced_best_response_and_reaches_every
     inst = instance_of("paper-20", 20, seed=1)
     p = inst.levels_mw[np.random.default_rng(2).integers(0, 41, 20)]
     br = best_response(inst, p)
-    assert np.array_equal(target_power(inst, np.zeros(20), UserMDPConfig(anchor_on=False), p), br)
-    # by default a = 0 never switches a user off: the anchor is raised to the lowest level
+    assert np.array_equal(target_power(inst, np.zeros(20), CONFIG, p), br)
+    # anchor_on: a = 0 never switches a user off, the anchor is raised to the lowest level
     lowest = inst.levels_mw[inst.levels_mw > 0][0]
-    assert np.array_equal(target_power(inst, np.zeros(20), CONFIG, p), np.maximum(br, lowest))
+    raised = target_power(inst, np.zeros(20), UserMDPConfig(anchor_on=True), p)
+    assert np.array_equal(raised, np.maximum(br, lowest))
     for level in inst.levels_mw:  # every level (and off) from this state, within [-1, 1]
         target = np.full(20, level)
         a = action_for(inst, target, CONFIG, p)
