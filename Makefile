@@ -51,8 +51,8 @@ bench-mobile-env: setup
 # The stage-1 agents that ship in models/sac and models/bcq (aign solve --method sac|bcq,
 # --controller sac|bcq without a folder): per-user SAC on a mix of the paper networks (the
 # dense paper-20 four times over, since its interference-limited optimum is the hardest to
-# learn), then per-user episodes of the expert, a noisy expert, random actions and that SAC,
-# then BCQ on them. Seeded: the same command gives the same agents on one machine. Only
+# learn; 40000 user transitions), then per-user episodes (16 steps) of the expert, a noisy
+# expert, random actions and that SAC, then BCQ on them (3000 steps). Seeded: the same command gives the same agents on one machine. Only
 # agent.json and the safetensors weights are kept (TensorBoard logs and SB3's model.zip stay
 # in $(AGENTS_WORK)). Timings: benchmarks/RESULTS.md, "Stage 1 per-user".
 AGENTS_WORK := .agents-work

@@ -38,7 +38,9 @@ class BCQArgs:
     steps_per_epoch: int = 1_000
     seed: int = 0
     batch_size: int = 256
-    gamma: float = 0.9
+    # discount; None: 0.9 for joint data, 0 for per-user data (a user's "hold" difference
+    # reward already scores its move; later rewards mostly score the others' moves)
+    gamma: float | None = None
     # candidate actions scored by the critics (decision time and targets); None: 50 for joint
     # data, 10 for per-user data (a 1-D action needs fewer, and each costs a forward pass
     # of every network for every sample of the batch)
@@ -68,6 +70,8 @@ def train_bcq(args: BCQArgs) -> Path:
     out = Path(args.out)
     if args.n_action_samples is None:
         args = replace(args, n_action_samples=10 if per_user else 50)
+    if args.gamma is None:
+        args = replace(args, gamma=0.0 if per_user else 0.9)
     torch.set_num_threads(args.threads)
     d3rlpy.seed(args.seed)
     torch.manual_seed(args.seed)

@@ -24,6 +24,7 @@ from agents.dataset import (
     TrajectoryWriter,
 )
 from agents.env import PowerAllocationEnv
+from agents.mdp import MDPConfig
 from agents.policies import make_policy
 from agents.user_collect import run_user_batch, user_counts, user_env, user_header
 from agents.user_dataset import UserTrajectoryWriter
@@ -45,7 +46,7 @@ class CollectArgs:
     max_users: int | None = None  # pad to this (default: max of users)
     seed: int = 0  # episode k uses seed + k
     batch: int = 16  # episodes per vector-env batch and per shard
-    horizon: int = 8
+    horizon: int | None = None  # steps per episode (None: the formulation's, joint 8, per-user 16)
     environment_seed: int = 0  # the sampler's environment (shadowing fields)
     noise_jitter_db: float = 0.0
     price_jitter: float = 1.0  # per-user only: price x log-uniform [1/f, f] per episode
@@ -60,7 +61,8 @@ def make_env_fn(
 
     def make() -> PowerAllocationEnv:
         return PowerAllocationEnv(
-            scenario, users=args.users, max_users=args.max_users, horizon=args.horizon,
+            scenario, users=args.users, max_users=args.max_users,
+            horizon=MDPConfig.horizon if args.horizon is None else args.horizon,
             environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
             constraint_draw=args.impose,
         )  # fmt: skip

@@ -5,19 +5,29 @@ the current powers (:func:`observe_users`, one row per user, any user count) and
 own power with a 1-D action. The joint MDP (:mod:`agents.mdp`) stays as the paper-faithful
 ablation; this is what scales (see ``ARCHITECTURE.md``, "MDP").
 
-- **Action** ``a`` in ``[-1, 1]``: a *target level on a log scale* from the lowest non-zero
-  level ``p_lo`` to the highest ``p_hi``: with ``x`` the position of ``a`` in
-  ``[a_off, 1]`` scaled to ``[0, 1]``, ``p = p_lo (p_hi / p_lo) ** x``, snapped to a level;
-  below ``a_off = -1 + 2 off_fraction`` (the bottom 5% of the interval by default) the user
-  switches off (0 mW, where 0 is a level). There is no 0 mW cliff (half of the interval no
-  longer rounds to "off"), yet "off" stays reachable (it is the best response of a user
-  that hurts others more than it gains), and a step of the action is a constant ratio of
-  power, as the utility's log-rate sees it.
-- **Reward** of user ``i``: its difference utility ``D_i = U(p) - U(p with p_i = 0)``
-  (:func:`twin.radio.difference_utility`) minus ``violation_penalty`` times the normalized
-  constraint violation it adds. Its gradient in ``p_i`` is ``dU/dp_i``, so one user's choice
-  is no longer buried in the noise of everyone else's, as with a shared ``U / n``.
-- **Episode**: one instance from the scenario's initial powers (zeros), ``horizon`` steps;
+- **Action** ``a`` in ``[-1, 1]``, ``relative`` (the default): a move on the log scale from
+  the user's *priced best response* (:func:`twin.radio.priced_best_response`, the local step
+  of price-based power control): with ``x`` the position of a power on the log scale from the
+  lowest non-zero level ``p_lo`` (0) to the highest ``p_hi`` (1), the target is
+  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4`` (a best
+  response of "off" sits at ``-1/2``; ``anchor_on`` raises it to 0 instead, so that only the
+  policy switches a user off: measured no better on 3 seeds). So ``a = 0`` is the best
+  response, a step of the action is a constant ratio of power (as the utility's log-rate
+  sees it), "off" stays reachable without a cliff next to the lowest level, and the policy
+  learns the correction the linearly priced best response needs (alone, it stalls at poor equilibria
+  on some instances: benchmarks/RESULTS.md). ``level`` (the earlier parametrisation, still
+  read from older agents): ``a`` is an absolute target level on that log scale, the bottom
+  ``off_fraction`` of the interval switching off.
+- **Reward** of user ``i``: a difference utility ``U(p) - U(p with p_i = d)`` minus
+  ``violation_penalty`` times the normalized constraint violation it adds, with the
+  counterfactual ``d`` the user's power before the step (``hold``, the default: what its own
+  move gained, 0 for a user that held), 0 (``off``: :func:`twin.radio.difference_utility`)
+  or ``p_lo``. Its gradient in ``p_i`` is ``dU/dp_i`` whatever ``d``, so one user's choice is
+  no longer buried in the noise of everyone else's, as with a shared ``U / n``; ``hold``
+  leaves out the large term a user's power does not change (``U`` with it switched off),
+  which the critic would otherwise have to learn.
+- **Episode**: one instance from the scenario's initial powers (zeros; in SAC's training
+  also from random levels, ``random_start``), ``horizon`` steps;
   the last power vector is the design. At each step each user moves with probability
   ``move_prob`` (it knows whether it does: the ``moves`` feature) and the others hold their
   power: users that all answer the same state at once over-react together and oscillate
@@ -56,20 +66,34 @@ USER_FEATURES = (
 )
 
 
+ACTIONS = ("relative", "level")
+COUNTERFACTUALS = ("off", "lowest", "hold")
+OFF_POSITION = -0.5  # relative action: where "off" sits on the log scale (0: p_lo, 1: p_hi)
+OFF_BELOW_POSITION = -0.25  # and targets below this switch off (p_lo above it)
+
+
 @dataclass(frozen=True)
 class UserMDPConfig:
     """Shape and scale of the per-user MDP; stored with datasets and agents."""
 
-    horizon: int = 8
+    horizon: int = 16
     violation_penalty: float = 10.0  # reward lost per unit of normalized violation added
-    counterfactual: str = "off"  # D_i against p_i = 0 ("off") or the lowest level ("lowest")
+    # D_i against p_i = 0 ("off"), the lowest level ("lowest") or the user's power before
+    # the step ("hold": what its move gained, 0 for a user that held)
+    counterfactual: str = "hold"
     off_fraction: float = 0.05  # share of the action interval that switches a user off
     move_prob: float = 0.5  # chance that a user's action is applied at a step
+    action: str = "relative"  # "relative" to the priced best response, or an absolute "level"
+    relative_span: float = 1.0  # relative: share of the log range one unit of action moves
+    # relative: anchor at the best response raised to the lowest level, so that only the
+    # policy, never a = 0, switches a user off
+    anchor_on: bool = False
 
     def __post_init__(self) -> None:
         if (self.horizon < 1 or self.violation_penalty < 0 or not 0 <= self.off_fraction < 1
-                or self.counterfactual not in ("off", "lowest")
-                or not 0 < self.move_prob <= 1):  # fmt: skip
+                or self.counterfactual not in COUNTERFACTUALS
+                or not 0 < self.move_prob <= 1 or self.action not in ACTIONS
+                or not self.relative_span > 0):  # fmt: skip
             raise ValueError(f"invalid per-user MDP config {self}")
 
     @property
@@ -86,7 +110,10 @@ class UserMDPConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> UserMDPConfig:
-        return cls(**{k: v for k, v in d.items() if k != "formulation"})
+        # agents and datasets written before the relative action acted on absolute levels
+        # (and those written before anchor_on had the best response's "off" as the anchor)
+        return cls(**{"action": "level", "anchor_on": False,
+                      **{k: v for k, v in d.items() if k != "formulation"}})
 
 
 def _db(x: np.ndarray) -> np.ndarray:
@@ -106,13 +133,57 @@ def _can_switch_off(instance: ProblemInstance, config: UserMDPConfig) -> bool:
     return config.off_fraction > 0 and instance.levels_mw[0] == 0.0
 
 
+def log_position(instance: ProblemInstance, power_mw: np.ndarray) -> np.ndarray:
+    """Where ``power_mw`` sits on the log scale: 0 at ``p_lo``, 1 at ``p_hi``,
+    :data:`OFF_POSITION` for 0 mW."""
+    p_lo, p_hi = log_range(instance)
+    p = np.asarray(power_mw, dtype=float)
+    if p_hi > p_lo:
+        x = np.log(np.clip(p, p_lo, p_hi) / p_lo) / np.log(p_hi / p_lo)
+    else:
+        x = np.zeros(p.shape)
+    return np.where(p <= 0.0, OFF_POSITION, x)
+
+
+def best_response(instance: ProblemInstance, power_mw: np.ndarray, state=None) -> np.ndarray:
+    """Each user's priced best response at ``power_mw`` (:func:`twin.radio.priced_best_response`
+    with the instance's settings)."""
+    return priced_best_response(
+        instance.gains, instance.assoc, np.asarray(power_mw, dtype=float), instance.noise_mw,
+        instance.bandwidth_hz, instance.price, instance.levels_mw, instance.reuse, state,
+    )  # fmt: skip
+
+
+def _anchor(instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig) -> np.ndarray:
+    """Where relative actions start: the priced best response's log-scale position."""
+    x = log_position(instance, best_response(instance, power_mw))
+    return np.maximum(x, 0.0) if config.anchor_on else x
+
+
 def target_power(
-    instance: ProblemInstance, action: np.ndarray, config: UserMDPConfig
+    instance: ProblemInstance,
+    action: np.ndarray,
+    config: UserMDPConfig,
+    power_mw: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each user's target level for actions ``(..., U)`` in ``[-1, 1]`` (log scale, snapped)."""
+    """Each user's target level for actions ``(U,)`` in ``[-1, 1]`` (log scale, snapped).
+
+    ``relative`` actions move from the priced best response at ``power_mw`` (required
+    then): ``x = x_br + relative_span a`` on the log scale, "off" below
+    :data:`OFF_BELOW_POSITION`, so the best response is ``a = 0`` and "off" is a quarter of
+    the log range away from the lowest level, not next to it."""
     p_lo, p_hi = log_range(instance)
     a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
     off = _can_switch_off(instance, config)
+    if config.action == "relative":
+        if power_mw is None:
+            raise ValueError("relative actions need the current powers")
+        x = _anchor(instance, power_mw, config) + config.relative_span * a
+        target = p_lo * (p_hi / p_lo) ** np.clip(x, 0.0, 1.0) if p_hi > p_lo else np.full(
+            a.shape, p_hi)
+        if off:
+            target = np.where(x < OFF_BELOW_POSITION, 0.0, target)
+        return instance.snap_to_levels(target)
     a0 = config.off_below if off else -1.0
     x = np.clip((a - a0) / (1.0 - a0), 0.0, 1.0)
     target = p_lo * (p_hi / p_lo) ** x if p_hi > p_lo else np.full(a.shape, p_hi)
@@ -122,9 +193,28 @@ def target_power(
 
 
 def action_for(
+    instance: ProblemInstance,
+    target_mw: np.ndarray,
+    config: UserMDPConfig,
+    power_mw: np.ndarray | None = None,
+) -> np.ndarray:
+    """The action whose target is ``target_mw`` (for ``relative`` actions: from the current
+    powers ``power_mw``, clipped to ``[-1, 1]``; a level mode action puts 0 mW in the middle
+    of the "off" band)."""
+    if config.action == "relative":
+        if power_mw is None:
+            raise ValueError("relative actions need the current powers")
+        x_br = _anchor(instance, power_mw, config)
+        a = (log_position(instance, target_mw) - x_br) / config.relative_span
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
+    return level_action(instance, target_mw, config)
+
+
+def level_action(
     instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig
 ) -> np.ndarray:
-    """The action whose target is ``power_mw`` (the middle of the "off" band for 0 mW)."""
+    """The absolute-level action (``action="level"``) whose target is ``power_mw``: the
+    position on the action interval that observations report."""
     p_lo, p_hi = log_range(instance)
     p = np.asarray(power_mw, dtype=float)
     off = _can_switch_off(instance, config)
@@ -154,7 +244,7 @@ def apply_actions(
     config: UserMDPConfig,
 ) -> np.ndarray:
     """The next power vector: movers go to their target, the others hold."""
-    return np.where(moves, target_power(instance, action, config), power_mw)
+    return np.where(moves, target_power(instance, action, config, power_mw), power_mw)
 
 
 def observe_users(
@@ -175,15 +265,13 @@ def observe_users(
     cost = instance.price + state.interference_price + 1e-6 / max(p_max, 1e-12)
     features = np.stack([
         _db(g_serv * p_max / noise) / DB_SCALE,
-        action_for(instance, p, config),
+        level_action(instance, p, config),
         _db(np.where(p > 0, state.sinr, 1e-3)) / DB_SCALE,
         _db(1.0 + state.interference_mw / noise) / DB_SCALE,
         _db((g.sum(axis=1) - g_serv) / g_serv) / DB_SCALE,
         np.log(np.maximum(state.own_benefit, 1e-30) / cost) / LOG_SCALE,
         np.log1p(state.interference_price / cost_floor) / LOG_SCALE,
-        action_for(instance, priced_best_response(
-            g, assoc, p, noise, instance.bandwidth_hz, instance.price, instance.levels_mw,
-            instance.reuse, state), config),
+        level_action(instance, best_response(instance, p, state), config),
         np.full(instance.n_users, instance.price * p_max),
         np.full(instance.n_users, step / config.horizon),
         np.ones(instance.n_users) if moves is None else np.asarray(moves, dtype=float),
@@ -192,10 +280,23 @@ def observe_users(
 
 
 def user_rewards(
-    instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig
+    instance: ProblemInstance,
+    power_mw: np.ndarray,
+    config: UserMDPConfig,
+    previous_mw: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float]:
-    """``(rewards (U,), utility, violation)``: each user's difference reward after a step."""
+    """``(rewards (U,), utility, violation)``: each user's difference reward after a step
+    (``previous_mw``, the powers before it, is what ``counterfactual="hold"`` compares to)."""
     p = np.asarray(power_mw, dtype=float)
+    if config.counterfactual == "hold":
+        if previous_mw is None:
+            raise ValueError('counterfactual="hold" needs the powers before the step')
+        held = np.repeat(p[None, :], p.size, axis=0)
+        np.fill_diagonal(held, np.asarray(previous_mw, dtype=float))
+        u_held, v_held = instance.objective(held)
+        utility, violation = instance.objective(p)
+        du, dv = utility - u_held, violation - v_held
+        return du - config.violation_penalty * dv, float(utility), float(violation)
     du, dv = difference_utility(
         instance.gains, instance.assoc, p, instance.noise_mw, instance.bandwidth_hz,
         instance.price, instance.constraints, instance.reuse,

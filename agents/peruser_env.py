@@ -57,13 +57,16 @@ class PerUserEnv(gym.Env):
         self,
         scenario: str | Scenario = "paper-fig3",
         n_users: int | None = None,
-        horizon: int = 8,
+        horizon: int = 16,
         violation_penalty: float = 10.0,
         environment_seed: int = 0,
         noise_jitter_db: float = 0.0,
         constraint_draw: ConstraintDraw | None = None,
-        counterfactual: str = "off",
+        counterfactual: str = "hold",
         move_prob: float = 0.5,
+        action: str = "relative",
+        random_start: float = 0.0,
+        anchor_on: bool = False,
         price_jitter: float = 1.0,
         sampler: InstanceSampler | None = None,
     ):
@@ -72,7 +75,11 @@ class PerUserEnv(gym.Env):
         if self.n_users < 1:
             raise ValueError(f"n_users must be positive, got {self.n_users}")
         self.config = UserMDPConfig(horizon, violation_penalty, counterfactual,
-                                    move_prob=move_prob)  # fmt: skip
+                                    move_prob=move_prob, action=action,
+                                    anchor_on=anchor_on)  # fmt: skip
+        if not 0 <= random_start <= 1:
+            raise ValueError(f"random_start must be a probability, got {random_start}")
+        self.random_start = random_start
         # The sampler's shadowing fields cost about a second to draw: environments of one
         # scenario and environment share one (it keeps no per-episode state).
         self.sampler = sampler or InstanceSampler(self.scenario, environment_seed,
@@ -102,6 +109,9 @@ class PerUserEnv(gym.Env):
             if self.constraint_draw is not None:
                 self.instance = self.constraint_draw.apply(self.instance, self.np_random)
         self.power_mw = initial_power(self.instance, self.scenario.power.initial_mw)
+        if self.random_start and self.np_random.random() < self.random_start:
+            levels = self.instance.levels_mw  # training starts: every level equally likely
+            self.power_mw = levels[self.np_random.integers(0, len(levels), self.n_users)]
         self.t = 0
         self.moves = draw_moves(self.np_random, self.n_users, self.config)
         utility, violation = self.instance.objective(self.power_mw)
@@ -115,11 +125,13 @@ class PerUserEnv(gym.Env):
         if self.instance is None:
             raise RuntimeError("call reset() before step()")
         action = np.asarray(action).reshape(-1)
+        previous = self.power_mw
         self.power_mw = apply_actions(self.instance, self.power_mw, action, self.moves,
                                       self.config)  # fmt: skip
         self.t += 1
         self.moves = draw_moves(self.np_random, self.n_users, self.config)
-        rewards, utility, violation = user_rewards(self.instance, self.power_mw, self.config)
+        rewards, utility, violation = user_rewards(self.instance, self.power_mw, self.config,
+                                                   previous)
         terminated = self.t >= self.config.horizon
         info: dict[str, Any] = {"utility": utility, "violation": violation,
                                 "user_rewards": rewards}  # fmt: skip
@@ -145,13 +157,16 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         scenario: str | Scenario | Sequence[str | Scenario] = "paper-fig3",
         users: Sequence[int] | None = None,
         groups: int = 1,
-        horizon: int = 8,
+        horizon: int = 16,
         violation_penalty: float = 10.0,
         environment_seed: int = 0,
         noise_jitter_db: float = 0.0,
         constraint_draw: ConstraintDraw | None = None,
-        counterfactual: str = "off",
+        counterfactual: str = "hold",
         move_prob: float = 0.5,
+        action: str = "relative",
+        random_start: float = 0.0,
+        anchor_on: bool = False,
     ):
         many = not isinstance(scenario, str | Scenario)
         self.scenarios = [_scenario(s) for s in (scenario if many else [scenario])]
@@ -164,7 +179,8 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
                              f"{self.user_counts}, {groups}")  # fmt: skip
         self.envs = [
             PerUserEnv(sc, n, horizon, violation_penalty, environment_seed, noise_jitter_db,
-                       constraint_draw, counterfactual, move_prob)  # fmt: skip
+                       constraint_draw, counterfactual, move_prob, action,
+                       random_start, anchor_on)  # fmt: skip
             for _ in range(groups) for sc in self.scenarios
             for n in (self.user_counts or [sc.users.n])
         ]

@@ -51,7 +51,7 @@ class SACArgs:
     steps: int | None = None  # environment steps (per-user: user transitions)
     seed: int = 0
     n_envs: int = 1  # joint: parallel environments; per-user: instance groups
-    horizon: int = 8
+    horizon: int | None = None  # steps per episode (per-user 16, joint 8)
     learning_starts: int | None = None
     batch_size: int = 256
     buffer_size: int = 300_000
@@ -62,6 +62,10 @@ class SACArgs:
     target_entropy: float | str = "auto"  # SB3's "auto" is -(action dims)
     ent_coef: str = "auto"  # SB3's entropy coefficient ("auto_0.01": tuned, from 0.01)
     move_prob: float = 0.5  # per-user: chance that a user moves at a step
+    action: str = "relative"  # per-user: "relative" to the priced best response, or "level"
+    counterfactual: str = "hold"  # per-user: what a user's difference reward compares to
+    random_start: float = 0.5  # per-user: share of training episodes from random powers
+    anchor_on: bool = False  # per-user relative actions: never switch off at a = 0
     checkpoint_every: int = 5_000  # steps between checkpoints (0: none)
     environment_seed: int = 0
     noise_jitter_db: float = 0.0
@@ -72,11 +76,11 @@ class SACArgs:
 # What each formulation uses where SACArgs leaves None (per-user: measured in
 # benchmarks/RESULTS.md, "Stage 1 per-user"; joint: the settings it always had).
 DEFAULTS: dict[str, dict] = {
-    "per-user": {"steps": 120_000, "learning_starts": 4_000, "learning_rate": 1e-3,
-                 "gamma": 0.5, "net_arch": [64, 64], "gradient_steps": 64,
+    "per-user": {"steps": 40_000, "learning_starts": 4_000, "learning_rate": 1e-3,
+                 "gamma": 0.0, "net_arch": [64, 64], "gradient_steps": 64, "horizon": 16,
                  "target_entropy": -2.0, "ent_coef": "auto_0.01"},  # fmt: skip
     "joint": {"steps": 20_000, "learning_starts": 500, "learning_rate": 3e-4, "gamma": 0.9,
-              "net_arch": [256, 256], "gradient_steps": 1},  # fmt: skip
+              "net_arch": [256, 256], "gradient_steps": 1, "horizon": 8},  # fmt: skip
 }
 
 
@@ -176,7 +180,9 @@ def _per_user_env(args: SACArgs) -> tuple[SB3VecEnv, dict]:
     vector = UserSlotsVectorEnv(
         scenarios, users=list(args.users) if args.users else None, groups=args.n_envs,
         horizon=args.horizon, environment_seed=args.environment_seed,
-        noise_jitter_db=args.noise_jitter_db, move_prob=args.move_prob,
+        noise_jitter_db=args.noise_jitter_db, move_prob=args.move_prob, action=args.action,
+        counterfactual=args.counterfactual, random_start=args.random_start,
+        anchor_on=args.anchor_on,
     )  # fmt: skip
     vec_env = VecMonitor(SB3VecEnv(vector))  # episode returns per user slot in TensorBoard
     vec_env.seed(args.seed)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from agents.dataset import CONSTRAINT_NAMES, ENV_PARAM_NAMES
+from agents.peruser import UserMDPConfig
 from agents.peruser_env import PerUserEnv
 from agents.user_dataset import EPISODE_FIELDS, USER_FIELDS, UserDatasetHeader
 from agents.user_policies import make_user_policy
@@ -20,7 +21,8 @@ from twin.scenario import Scenario
 
 def user_env(args, scenario: Scenario, n_users: int, sampler=None) -> PerUserEnv:
     return PerUserEnv(
-        scenario, n_users, horizon=args.horizon, environment_seed=args.environment_seed,
+        scenario, n_users, environment_seed=args.environment_seed,
+        horizon=UserMDPConfig.horizon if args.horizon is None else args.horizon,
         noise_jitter_db=args.noise_jitter_db, constraint_draw=args.impose,
         price_jitter=args.price_jitter, sampler=sampler,
     )  # fmt: skip

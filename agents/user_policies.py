@@ -68,11 +68,10 @@ class CoordinateUserPolicy:
 
     def act(self, obs, instances, powers) -> list[np.ndarray]:
         out = []
-        for inst in instances:
+        for inst, power in zip(instances, powers, strict=True):
             if id(inst) not in self._targets:
-                design = coordinate_ascent(inst, starts=self.starts)
-                self._targets[id(inst)] = action_for(inst, design, self.config)
-            out.append(self._targets[id(inst)])
+                self._targets[id(inst)] = coordinate_ascent(inst, starts=self.starts)
+            out.append(action_for(inst, self._targets[id(inst)], self.config, power))
         return out
 
 
@@ -131,6 +130,11 @@ def make_user_policy(spec: str, config: UserMDPConfig, seed: int = 0) -> UserPol
                 f"{spec}: a joint-formulation agent (padded to {agent.config.max_users} users); "
                 f"collect with --formulation joint --max-users {agent.config.max_users}"
             )
+        if (agent.config.action, agent.config.anchor_on) != (config.action, config.anchor_on):
+            raise AignError(f"{spec}: acts on {agent.config.action!r} actions (anchor_on "
+                            f"{agent.config.anchor_on}), this collection records "
+                            f"{config.action!r} ones (anchor_on {config.anchor_on}); retrain it "
+                            f"with this aign")  # fmt: skip
         if agent.config.horizon != config.horizon or agent.config.move_prob != config.move_prob:
             raise AignError(f"{spec}: trained with horizon {agent.config.horizon} and move_prob "
                             f"{agent.config.move_prob:g}; collect with --horizon "

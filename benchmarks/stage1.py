@@ -58,7 +58,7 @@ from agents.bcq import BCQArgs, train_bcq
 from agents.collect import CollectArgs, collect
 from agents.controllers import load_agent, rollout
 from agents.dataset import TrajectoryDataset
-from agents.mdp import initial_power
+from agents.mdp import MDPConfig, initial_power
 from agents.sac import SACArgs, train_sac
 from twin.core import TooLargeError
 from twin.radio import InstanceSampler, ProblemInstance
@@ -206,7 +206,7 @@ def collection_throughput(scenario: str, policy: str, args: Args, work: Path) ->
         return _timed(collect, CollectArgs(scenario, policy, episodes, out, batch=batch))
 
     single_s, vec_s = _pairs(lambda: run(1), lambda: run(16), args.throughput_repeats)
-    transitions = episodes * CollectArgs.horizon
+    transitions = episodes * MDPConfig.horizon  # joint episodes (CollectArgs' formulation)
     return {"scenario": scenario, "policy": policy.partition(":")[0], "episodes": episodes,
             "transitions": transitions, "batch": [1, 16],
             **_rate_row(transitions, single_s, vec_s)}  # fmt: skip

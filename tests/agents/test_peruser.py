@@ -12,6 +12,7 @@ from agents.peruser import (
     USER_FEATURES,
     UserMDPConfig,
     action_for,
+    best_response,
     observe_users,
     rollout_users,
     target_power,
@@ -24,6 +25,7 @@ from twin.scenario import load_scenario
 from twin.solvers import exhaustive
 
 CONFIG = UserMDPConfig()
+LEVEL = UserMDPConfig(action="level")  # the absolute action scale (and the observed positions)
 
 
 def instance_of(scenario: str, n_users: int, seed: int = 0):
@@ -33,20 +35,40 @@ def instance_of(scenario: str, n_users: int, seed: int = 0):
 def test_every_level_is_the_target_of_its_own_action_and_off_is_reachable():
     inst = snapshot_instance("paper-fig3")  # levels 0, 1, ..., 40 mW
     levels = inst.levels_mw
-    assert np.array_equal(target_power(inst, action_for(inst, levels, CONFIG), CONFIG), levels)
+    assert np.array_equal(target_power(inst, action_for(inst, levels, LEVEL), LEVEL), levels)
     # the log scale: 1 mW at the bottom of the "on" range, 40 mW at the top
-    assert target_power(inst, np.array([CONFIG.off_below, 1.0]), CONFIG).tolist() == [1.0, 40.0]
+    assert target_power(inst, np.array([LEVEL.off_below, 1.0]), LEVEL).tolist() == [1.0, 40.0]
     # only the bottom off_fraction of the interval switches off (no 0 mW cliff)
     grid = np.linspace(-1, 1, 2001)
-    off_share = np.mean(target_power(inst, grid, CONFIG) == 0)
-    assert off_share == pytest.approx(CONFIG.off_fraction, abs=1e-3)
-    assert np.all(np.diff(target_power(inst, grid, CONFIG)) >= 0)
+    off_share = np.mean(target_power(inst, grid, LEVEL) == 0)
+    assert off_share == pytest.approx(LEVEL.off_fraction, abs=1e-3)
+    assert np.all(np.diff(target_power(inst, grid, LEVEL)) >= 0)
 
 
 def test_halfway_on_the_action_scale_is_the_geometric_mean_power():
     inst = snapshot_instance("paper-fig3")
-    middle = (CONFIG.off_below + 1) / 2
-    assert target_power(inst, np.array([middle]), CONFIG)[0] == round(np.sqrt(1 * 40))
+    middle = (LEVEL.off_below + 1) / 2
+    assert target_power(inst, np.array([middle]), LEVEL)[0] == round(np.sqrt(1 * 40))
+
+
+def test_a_relative_action_of_zero_is_the_priced_best_response_and_reaches_every_level():
+    inst = instance_of("paper-20", 20, seed=1)
+    p = inst.levels_mw[np.random.default_rng(2).integers(0, 41, 20)]
+    br = best_response(inst, p)
+    assert np.array_equal(target_power(inst, np.zeros(20), CONFIG, p), br)
+    # anchor_on: a = 0 never switches a user off, the anchor is raised to the lowest level
+    lowest = inst.levels_mw[inst.levels_mw > 0][0]
+    raised = target_power(inst, np.zeros(20), UserMDPConfig(anchor_on=True), p)
+    assert np.array_equal(raised, np.maximum(br, lowest))
+    for level in inst.levels_mw:  # every level (and off) from this state, within [-1, 1]
+        target = np.full(20, level)
+        a = action_for(inst, target, CONFIG, p)
+        assert np.abs(a).max() <= 1
+        reached = target_power(inst, a, CONFIG, p)
+        # "off" is the only target a clipped action may miss, and only far above it
+        assert np.array_equal(reached[reached > 0], target[reached > 0]) or level == 0
+    # "off" is a quarter of the log range below the lowest level: no cliff next to it
+    assert np.all(target_power(inst, np.full(20, -0.2), CONFIG, p)[br > 0] > 0)
 
 
 @pytest.mark.parametrize("n_users", [1, 2, 200])
@@ -66,8 +88,9 @@ def test_permuting_users_permutes_observations_rewards_and_the_rollout():
     p = inst.levels_mw[np.random.default_rng(4).integers(0, 41, 20)]
     assert np.array_equal(observe_users(permuted, p[perm], 1, CONFIG),
                           observe_users(inst, p, 1, CONFIG)[perm])  # fmt: skip
-    r, u, _ = user_rewards(inst, p, CONFIG)
-    r_perm, u_perm, _ = user_rewards(permuted, p[perm], CONFIG)
+    before = np.roll(p, 1)
+    r, u, _ = user_rewards(inst, p, CONFIG, before)
+    r_perm, u_perm, _ = user_rewards(permuted, p[perm], CONFIG, before[perm])
     assert np.allclose(r_perm, r[perm]) and u_perm == pytest.approx(u)
 
     # a shared policy (any per-row function of the features) acts equivariantly
@@ -82,10 +105,22 @@ def test_permuting_users_permutes_observations_rewards_and_the_rollout():
 def test_a_user_switched_off_earns_nothing_and_the_rest_earn_their_difference():
     inst = instance_of("paper-20", 6)
     p = np.array([0.0, 5, 10, 20, 40, 1])
-    r, _, _ = user_rewards(inst, p, CONFIG)
+    r, _, _ = user_rewards(inst, p, UserMDPConfig(counterfactual="off"))
     du, _ = difference_utility(inst.gains, inst.assoc, p, inst.noise_mw, inst.bandwidth_hz,
                                inst.price)  # fmt: skip
     assert r[0] == 0.0 and np.allclose(r, du)
+
+
+def test_a_user_that_held_earns_nothing_and_a_mover_earns_what_its_move_gained():
+    inst = instance_of("paper-20", 6)
+    before = np.array([0.0, 5, 10, 20, 40, 1])
+    after = np.array([3.0, 5, 10, 2, 40, 1])  # users 0 and 3 moved
+    r, u, _ = user_rewards(inst, after, CONFIG, before)
+    assert CONFIG.counterfactual == "hold" and np.array_equal(r[[1, 2, 4, 5]], np.zeros(4))
+    for i in (0, 3):
+        held = after.copy()
+        held[i] = before[i]
+        assert r[i] == pytest.approx(u - inst.objective(held)[0])
 
 
 def test_both_public_checkers_pass_on_the_per_user_env():
@@ -123,7 +158,8 @@ def test_sb3_adapter_hands_terminal_observations_over():
     vec.step(np.zeros((2, 1), np.float32))
     obs, rewards, dones, infos = vec.step(np.ones((2, 1), np.float32))
     assert dones.all() and first.shape == obs.shape == (2, len(USER_FEATURES))
-    assert infos[0]["terminal_observation"][1] == pytest.approx(1.0)  # power position: 40 mW
+    # power position after the priced best response + 1 (clipped to 40 mW)
+    assert infos[0]["terminal_observation"][1] == pytest.approx(1.0)
 
 
 @pytest.mark.slow
@@ -134,9 +170,12 @@ def test_sac_learns_the_fig3_optimum_with_a_tiny_budget(tmp_path):
     from agents.controllers import load_agent, rollout
     from agents.sac import SACArgs, train_sac
 
+    # Absolute level actions: relative ones start at the priced best response, which is
+    # already the optimum of this two-user instance (nothing left to learn there).
     folder = train_sac(SACArgs(scenario="paper-fig3", out=str(tmp_path / "sac"), steps=3000,
                                n_envs=16, learning_starts=256, gradient_steps=8,
-                               checkpoint_every=0, net_arch=[32, 32], seed=0))  # fmt: skip
+                               checkpoint_every=0, net_arch=[32, 32], seed=0,
+                               action="level"))  # fmt: skip
     inst = snapshot_instance("paper-fig3")
     best = float(inst.objective(exhaustive(inst))[0])
     agent = load_agent("sac", folder)

@@ -40,7 +40,7 @@ def test_stored_rewards_and_utilities_are_what_the_twin_computes(mixed):
         inst, powers = mixed.instance(k), mixed.power_trajectory(k)
         rewards = mixed["rewards"][mixed.users_of(k)]
         for t in range(mixed.horizon):
-            r, u, _ = user_rewards(inst, powers[t + 1], mixed.header.mdp)
+            r, u, _ = user_rewards(inst, powers[t + 1], mixed.header.mdp, powers[t])
             assert np.allclose(rewards[:, t], r, rtol=1e-5, atol=1e-4)
             assert mixed["utilities"][k, t + 1] == pytest.approx(u)
         assert mixed["final_utility"][k] == pytest.approx(float(inst.objective(powers[-1])[0]))

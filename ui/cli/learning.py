@@ -157,7 +157,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     train.add_argument(
         "--steps", type=int,
-        help="sac: env steps (per-user: user transitions, 120000; joint: 20000); bcq: grad "
+        help="sac: env steps (per-user: user transitions, 40000; joint: 20000); bcq: grad "
              "steps (10000); diffusion: grad steps (6000)",
     )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
@@ -186,7 +186,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     col.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
     col.add_argument("--batch", type=int, default=16, help="episodes per vector-env batch/shard")
     col.add_argument("--executor", default="local", help=EXECUTOR_HELP)
-    col.add_argument("--horizon", type=int, default=8, help="steps per episode")
+    col.add_argument("--horizon", type=int,
+                     help="steps per episode (default: joint 8, per-user 16)")  # fmt: skip
     col.add_argument("--environment-seed", type=int, default=0,
                      help="the sampler's environment (shadowing fields; held-out benchmarks "
                           "use 10000)")  # fmt: skip
