@@ -40,7 +40,7 @@ def test_solve_and_simulate_take_the_shipped_agents_without_a_folder(capsys, tmp
     assert run(capsys, "instance", "paper-20", "--seed", "3", "--out", str(inst))[0] == 0
     for method in ("sac", "bcq"):
         code, out, _ = run(capsys, "solve", str(inst), "--method", method, "--out", str(design))
-        assert code == 0 and f"{method} utility" in out
+        assert code == 0 and f"{method}: (" in out and "utility" in out
         assert json.loads(design.read_text(encoding="utf-8"))["source"] == method
     twin = Twin(load_scenario("paper-fig3"), make_controller("sac"))
     log = twin.run()
