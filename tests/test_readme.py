@@ -21,8 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = re.compile(r"^\s*(make|pip|celery|export|python3 -m venv)\b")
 # Reproductions of the benchmarks (minutes to an hour each; their commands and times are in
-# benchmarks/RESULTS.md): not part of the examples run here.
-REPRODUCTIONS = re.compile(r"^aign benchmark\b")
+# benchmarks/RESULTS.md), `aign benchmark` and the scripts in benchmarks/: not part of the
+# examples run here.
+REPRODUCTIONS = re.compile(r"^(aign benchmark\b|(nice )?\S*python\S* benchmarks/)")
 
 # (pattern, replacement) on each command line: the same commands, tiny budgets.
 TINY = (
