@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from twin.radio import ProblemInstance, interference_graph, user_radio_state
+from twin.radio import (
+    ProblemInstance,
+    interference_graph,
+    priced_best_response,
+    user_radio_state,
+)
 from twin.radio.graph import DB_SCALE, FEATURE_LIMIT, InterferenceGraph
 
 DEFAULT_NEIGHBOURS = 8
@@ -120,7 +125,10 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
     cost = inst.price * p_max
     log_rate = np.log1p(state.rate_bps)
     contribution = log_rate - (inst.price + state.interference_price) * power_mw
-    best, gain = _priced_best_response(inst, state, power_mw)
+    best, gain = priced_best_response(
+        inst.gains, inst.assoc, power_mw, inst.noise_mw, inst.bandwidth_hz, inst.price,
+        inst.levels_mw, inst.reuse, state=state, with_gain=True,
+    )  # fmt: skip
     zeros = np.zeros_like(log_rate)
     min_rate = inst.constraints.min_rate_bps
     rate_margin = zeros if min_rate is None else np.tanh((log_rate - np.log1p(min_rate)) / 2.0)
@@ -142,39 +150,3 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
         budget_margin,
     ], axis=-1)  # fmt: skip
     return torch.from_numpy(_clip(features))
-
-
-def _priced_best_response(
-    inst: ProblemInstance, state, power_mw: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's best level with the interference it receives and its interference price
-    held (the local step of price-based power control: Huang, Berry and Honig 2006), and
-    how much its priced value ``ln(1 + R) - (price + interference price) p`` would rise
-    by moving there.
-
-    The value is concave in ``p`` (a concave increasing function of a concave one, minus a
-    linear cost), so the slopes between consecutive levels fall: the best level is where
-    they turn negative, found by bisection in ``O(K U log L)`` instead of scoring every
-    level (``O(K U L)``; the same level, ties to the lower one).
-    """
-    levels = inst.levels_mw
-    g_serv = inst.gains[np.arange(inst.n_users), inst.assoc]
-    per_mw = g_serv / (inst.noise_mw + state.interference_mw)  # SINR per mW, (K, U)
-    unit = inst.price + state.interference_price  # (K, U)
-    scale = inst.bandwidth_hz / np.log(2.0)
-
-    def value(p):
-        return np.log1p(scale * np.log1p(per_mw * p)) - unit * p
-
-    lo = np.zeros(per_mw.shape, dtype=np.intp)  # the best level lies in [lo, hi]
-    hi = np.full(per_mw.shape, len(levels) - 1, dtype=np.intp)
-    while True:
-        open_ = lo < hi
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        rising = value(levels[mid + np.minimum(open_, 1)]) > value(levels[mid])
-        lo = np.where(open_ & rising, mid + 1, lo)
-        hi = np.where(open_ & ~rising, mid, hi)
-    best = levels[lo]
-    return best, value(best) - value(power_mw)

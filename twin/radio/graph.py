@@ -112,24 +112,43 @@ def priced_best_response(
     levels_mw: np.ndarray,
     reuse: Reuse = "shared",
     state: UserRadioState | None = None,
-) -> np.ndarray:
+    with_gain: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Each user's best level against the current state, its harm priced linearly.
 
     ``argmax_l ln(1 + R_i(l; I_i)) - (price + interference_price_i) l`` over the levels,
     with the interference ``I_i`` it receives and its interference price held at their
     current values (the local step of price-based distributed power control: Huang, Berry
     and Honig, "Distributed interference compensation for wireless networks", 2006).
-    ``O(U L)`` for ``L`` levels; ``power_mw`` is one vector ``(U,)``; ``state``, if given,
-    is :func:`user_radio_state` at ``power_mw`` (saves computing it again).
+    ``power_mw`` is ``(U,)`` or a batch ``(..., U)``; ``state``, if given, is
+    :func:`user_radio_state` at ``power_mw`` (saves computing it again). ``with_gain``:
+    also return how much each user's priced value would rise by moving there.
+
+    The value is concave in the level (a concave increasing function of a concave one,
+    minus a linear cost), so the slopes between consecutive levels fall and the best level
+    is where they turn negative: bisection, ``O(U log L)`` instead of scoring every level
+    (the same level, ties to the lower one).
     """
     if state is None:
         state = user_radio_state(gains, assoc, power_mw, noise_mw, bandwidth_hz, reuse)
     levels = np.asarray(levels_mw, dtype=float)
-    g_serv = serving_gain(gains, assoc)
-    sinr_at = (g_serv / (noise_mw + state.interference_mw))[:, None] * levels[None, :]
-    cost = (price + state.interference_price)[:, None] * levels[None, :]
-    value = np.log1p(rate_bps(sinr_at, bandwidth_hz)) - cost  # (U, L)
-    return levels[np.argmax(value, axis=1)]
+    per_mw = serving_gain(gains, assoc) / (noise_mw + state.interference_mw)  # SINR per mW
+    unit = price + state.interference_price
+
+    def value(p: np.ndarray) -> np.ndarray:
+        return np.log1p(rate_bps(per_mw * p, bandwidth_hz)) - unit * p
+
+    lo = np.zeros(per_mw.shape, dtype=np.intp)  # the best level lies in [lo, hi]
+    hi = np.full(per_mw.shape, len(levels) - 1, dtype=np.intp)
+    while (open_ := lo < hi).any():
+        mid = (lo + hi) // 2
+        rising = value(levels[mid + open_]) > value(levels[mid])
+        lo = np.where(open_ & rising, mid + 1, lo)
+        hi = np.where(open_ & ~rising, mid, hi)
+    best = levels[lo]
+    if not with_gain:
+        return best
+    return best, value(best) - value(np.asarray(power_mw, dtype=float))
 
 
 def difference_utility(

@@ -187,3 +187,27 @@ def test_priced_best_response_is_the_argmax_of_the_priced_local_objective():
     g2, a2 = np.array([[1.4e-12], [1.0e-12]]), np.array([0, 0])
     assert priced_best_response(g2, a2, np.array([28.0, 31.0]), NOISE, BW, PRICE,
                                 levels).tolist() == [28.0, 31.0]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["paper-20", "scale-1000x20"])
+def test_the_best_response_bisection_finds_the_level_scoring_every_level_finds(name):
+    from evaluation.paper import held_out
+    from twin.radio import priced_best_response, user_radio_state
+
+    for inst in held_out(name, 0, 2, n_users=60):
+        p = np.random.default_rng(1).choice(inst.levels_mw, size=(8, inst.n_users))
+        state = user_radio_state(inst.gains, inst.assoc, p, inst.noise_mw, inst.bandwidth_hz,
+                                 inst.reuse)  # fmt: skip
+        best, gain = priced_best_response(inst.gains, inst.assoc, p, inst.noise_mw,
+                                          inst.bandwidth_hz, inst.price, inst.levels_mw,
+                                          inst.reuse, state=state, with_gain=True)  # fmt: skip
+        per_mw = inst.gains[np.arange(inst.n_users), inst.assoc] / (
+            inst.noise_mw + state.interference_mw)  # fmt: skip
+        unit = inst.price + state.interference_price
+
+        w = inst.bandwidth_hz  # the priced value, every level scored (the definition):
+        scored = np.log1p(w * np.log2(1 + per_mw[..., None] * inst.levels_mw)) - unit[
+            ..., None] * inst.levels_mw  # fmt: skip
+        assert np.array_equal(best, inst.levels_mw[np.argmax(scored, -1)])
+        now = np.log1p(w * np.log2(1 + per_mw * p)) - unit * p
+        assert np.allclose(gain, scored.max(-1) - now, rtol=0, atol=1e-9)
