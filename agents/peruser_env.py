@@ -145,7 +145,9 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
 
     The group holds, ``groups`` times over, one instance of each scenario in ``scenario``
     (one or several: a mix of network families) for each count in ``users`` (default: the
-    scenario's own count), so ``num_envs = groups * sum of those counts``. ``reset(seed=s)``
+    scenario's own count; an entry ``(scenario, n)`` pins its count to ``n``), so
+    ``num_envs = groups * sum of those counts``. ``price_jitter`` and ``noise_jitter_db``
+    randomize each drawn instance as :class:`~twin.radio.InstanceSampler` does. ``reset(seed=s)``
     seeds instance ``j`` with ``s + j`` (or takes one seed per instance); later episodes
     continue each instance's own stream.
     """
@@ -154,7 +156,9 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
 
     def __init__(
         self,
-        scenario: str | Scenario | Sequence[str | Scenario] = "paper-fig3",
+        scenario: str | Scenario | Sequence[str | Scenario | tuple[str | Scenario, int]] = (
+            "paper-fig3"
+        ),
         users: Sequence[int] | None = None,
         groups: int = 1,
         horizon: int = 16,
@@ -167,22 +171,27 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         action: str = "relative",
         random_start: float = 0.0,
         anchor_on: bool = False,
+        price_jitter: float = 1.0,
     ):
         many = not isinstance(scenario, str | Scenario)
-        self.scenarios = [_scenario(s) for s in (scenario if many else [scenario])]
+        entries = [e if isinstance(e, tuple) else (e, None)
+                   for e in (scenario if many else [scenario])]  # fmt: skip
+        self.scenarios = [_scenario(s) for s, _ in entries]
+        pinned = [None if n is None else int(n) for _, n in entries]
         if not self.scenarios:
             raise ValueError("no scenario given")
         self.user_counts = tuple(int(u) for u in users) if users else None
-        if groups < 1 or (self.user_counts is not None and (
-                not self.user_counts or min(self.user_counts) < 1)):  # fmt: skip
+        if groups < 1 or min((n for n in pinned if n is not None), default=1) < 1 or (
+                self.user_counts is not None and (
+                    not self.user_counts or min(self.user_counts) < 1)):  # fmt: skip
             raise ValueError(f"users must be positive counts and groups >= 1, got "
                              f"{self.user_counts}, {groups}")  # fmt: skip
         self.envs = [
             PerUserEnv(sc, n, horizon, violation_penalty, environment_seed, noise_jitter_db,
                        constraint_draw, counterfactual, move_prob, action,
-                       random_start, anchor_on)  # fmt: skip
-            for _ in range(groups) for sc in self.scenarios
-            for n in (self.user_counts or [sc.users.n])
+                       random_start, anchor_on, price_jitter=price_jitter)  # fmt: skip
+            for _ in range(groups) for sc, pin in zip(self.scenarios, pinned, strict=True)
+            for n in ([pin] if pin is not None else self.user_counts or [sc.users.n])
         ]
         self.scenario, self.config = self.scenarios[0], self.envs[0].config
         ends = np.cumsum([e.n_users for e in self.envs])

@@ -35,6 +35,7 @@ from agents.peruser import USER_FEATURES, UserMDPConfig
 from agents.peruser_env import SB3VecEnv, UserSlotsVectorEnv
 from agents.stored import AGENT_FILE, LoadedAgent, agent_config, read_agent_meta
 from twin.core import AignError, write_json_atomic
+from twin.scenario import MAX_USERS
 
 FORMULATIONS = ("per-user", "joint")
 
@@ -69,6 +70,7 @@ class SACArgs:
     checkpoint_every: int = 5_000  # steps between checkpoints (0: none)
     environment_seed: int = 0
     noise_jitter_db: float = 0.0
+    price_jitter: float = 1.0  # per-user: each instance's price x log-uniform [1/f, f]
     threads: int = 1  # torch CPU threads: small MLPs run far faster on one (benchmarks)
     progress: bool = False
 
@@ -98,23 +100,31 @@ def resolved(args: SACArgs) -> SACArgs:
     return replace(args, **changes)
 
 
-def scenario_mix(spec: str) -> list[str]:
-    """``"paper-20*4,paper-50"`` -> ``["paper-20"] * 4 + ["paper-50"]``."""
-    names: list[str] = []
+def scenario_mix(spec: str) -> list[str | tuple[str, int]]:
+    """``"paper-20*4,scale-1000x20@200"`` -> ``["paper-20"] * 4 + [("scale-1000x20", 200)]``.
+
+    ``NAME*K`` repeats an entry K times; ``NAME@U`` draws U users from that scenario (its own
+    count otherwise, or ``--users``)."""
+    entries: list[str | tuple[str, int]] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
-        name, star, count = part.rpartition("*") if "*" in part else (part, "", "1")
+        name, _, count = part.rpartition("*") if "*" in part else (part, "", "1")
+        name, _, users = name.partition("@")
         try:
             k = int(count)
+            n = int(users) if users else None
         except ValueError:
-            raise AignError(f"scenario mix {spec!r}: {part!r} is not NAME or NAME*K") from None
+            raise AignError(f"scenario mix {spec!r}: {part!r} is not NAME[@USERS][*K]") from None
         if k < 1:
             raise AignError(f"scenario mix {spec!r}: {part!r} repeats a scenario {k} times")
-        names += [name.strip()] * k
-    if not names:
+        if n is not None and not 1 <= n <= MAX_USERS:
+            raise AignError(f"scenario mix {spec!r}: {part!r} asks for {n} users "
+                            f"(1 to {MAX_USERS})")  # fmt: skip
+        entries += [name.strip() if n is None else (name.strip(), n)] * k
+    if not entries:
         raise AignError("no scenario given")
-    return names
+    return entries
 
 
 class SafetensorsCheckpoint(BaseCallback):
@@ -182,7 +192,7 @@ def _per_user_env(args: SACArgs) -> tuple[SB3VecEnv, dict]:
         horizon=args.horizon, environment_seed=args.environment_seed,
         noise_jitter_db=args.noise_jitter_db, move_prob=args.move_prob, action=args.action,
         counterfactual=args.counterfactual, random_start=args.random_start,
-        anchor_on=args.anchor_on,
+        anchor_on=args.anchor_on, price_jitter=args.price_jitter,
     )  # fmt: skip
     vec_env = VecMonitor(SB3VecEnv(vector))  # episode returns per user slot in TensorBoard
     vec_env.seed(args.seed)

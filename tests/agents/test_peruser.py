@@ -19,7 +19,9 @@ from agents.peruser import (
     user_rewards,
 )
 from agents.peruser_env import PerUserEnv, SB3VecEnv, UserSlotsVectorEnv
+from agents.sac import scenario_mix
 from twin.api import snapshot_instance
+from twin.core import AignError
 from twin.radio import InstanceSampler, difference_utility
 from twin.scenario import load_scenario
 from twin.solvers import exhaustive
@@ -149,6 +151,29 @@ def test_a_seeded_reset_gives_the_same_episode():
         return np.concatenate(out)
 
     assert np.array_equal(episode(5), episode(5)) and not np.array_equal(episode(5), episode(6))
+
+
+def test_a_mix_entry_can_pin_its_user_count_and_prices_can_be_jittered():
+    entries = scenario_mix("paper-20*2,paper-80@7,paper-fig3")
+    assert entries == ["paper-20", "paper-20", ("paper-80", 7), "paper-fig3"]
+    vec = UserSlotsVectorEnv(entries, users=None)
+    assert [e.n_users for e in vec.envs] == [20, 20, 7, 2] and vec.num_envs == 49
+    assert vec.envs[2].scenario.name == "paper-80"
+    steady = UserSlotsVectorEnv("paper-20", price_jitter=1.0)
+    jittered = UserSlotsVectorEnv("paper-20", price_jitter=3.0)
+    prices = []
+    for vec in (steady, jittered):
+        vec.reset(seed=3)
+        prices.append(vec.instances[0].price)
+    base = load_scenario("paper-20").objective.price_per_mw
+    assert prices[0] == pytest.approx(base) and prices[1] != pytest.approx(base)
+    assert 1 / 3 <= prices[1] / base <= 3
+
+
+@pytest.mark.parametrize("spec", ["paper-20@0", "paper-20@x", "paper-20*0", ","])
+def test_a_bad_mix_entry_is_refused_with_its_syntax(spec):
+    with pytest.raises(AignError):
+        scenario_mix(spec)
 
 
 def test_sb3_adapter_hands_terminal_observations_over():

@@ -13,7 +13,16 @@ from twin.scenario.loader import (
     scenario_json_schema,
     shipped_scenarios,
 )
-from twin.scenario.schema import Area, BaseStations, Channel, Gates, Scenario, Sync, Users
+from twin.scenario.schema import (
+    MAX_USERS,
+    Area,
+    BaseStations,
+    Channel,
+    Gates,
+    Scenario,
+    Sync,
+    Users,
+)
 
 __all__ = [
     "Area",
@@ -21,6 +30,7 @@ __all__ = [
     "Channel",
     "Gates",
     "MAX_SCENARIO_BYTES",
+    "MAX_USERS",
     "SCENARIO_DIR",
     "Scenario",
     "ScenarioLike",

@@ -33,7 +33,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
                 scenario=args.scenario, out=args.out, formulation=args.formulation,
                 users=user_counts(args.users), max_users=args.max_users, steps=args.steps,
                 seed=args.seed, n_envs=args.n_envs, checkpoint_every=args.checkpoint_every,
-                progress=progress,
+                environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
+                price_jitter=args.price_jitter, progress=progress,
             )
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
@@ -142,7 +143,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--scenario",
         help="sac: scenario whose instances are explored; per-user: a comma-separated mix, "
-             "NAME*K repeats one (e.g. paper-20*4,paper-50*2,paper-80)",
+             "NAME*K repeats one, NAME@U draws U users from it (e.g. "
+             "paper-20*4,paper-50*2,paper-80,scale-1000x20@200)",
     )  # fmt: skip
     train.add_argument(
         "--formulation", choices=["per-user", "joint"], default="per-user",
@@ -164,6 +166,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--n-envs", type=int, default=1,
                        help="sac: parallel environments (per-user: instance groups)")  # fmt: skip
     train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
+    train.add_argument("--environment-seed", type=int, default=0,
+                       help="sac: the sampler's environment (shadowing fields)")  # fmt: skip
+    train.add_argument("--noise-jitter-db", type=float, default=0.0,
+                       help="sac: per-episode noise-power offset, std in dB")  # fmt: skip
+    train.add_argument("--price-jitter", type=float, default=1.0, metavar="F",
+                       help="sac, per-user: each instance's price x log-uniform [1/F, F]")
     train.add_argument("--out", required=True, metavar="DIR")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
