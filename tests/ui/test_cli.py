@@ -59,7 +59,7 @@ def test_fig3_instance_solve_evaluate_pipeline(capsys, tmp_path):
     assert run(capsys, "instance", "paper-fig3", "--out", str(inst))[0] == 0
     assert run(capsys, "solve", str(inst), "--method", "exhaustive", "--out", str(design))[0] == 0
     assert json.loads(design.read_text())["power_mw"] == [28.0, 31.0]
-    code, out, _ = run(capsys, "evaluate", str(inst), str(design))
+    code, out, _ = run(capsys, "evaluate", str(inst), str(design), "--json")
     metrics = json.loads(out)["designs"][0]
     assert code == 0 and metrics["instance_matches"] is True
     assert metrics["utility"] == pytest.approx(24.0922, abs=1e-4)

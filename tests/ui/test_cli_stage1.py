@@ -22,6 +22,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
             "--out",
             str(data),
             "--quiet",
+            "--json",
         )
         assert code == 0 and json.loads(out)["collected"] == 4
     # a second identical run finds everything done
@@ -39,6 +40,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
         "--out",
         str(data),
         "--quiet",
+        "--json",
     )
     assert json.loads(out) == {
         "dataset": str(data),
@@ -47,7 +49,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
         "collected": 0,
         "executor": "local",
     }
-    code, out, _ = run(capsys, "dataset", "info", str(data))
+    code, out, _ = run(capsys, "dataset", "info", str(data), "--json")
     info = json.loads(out)
     assert code == 0 and info["episodes"] == 8 and info["sources"] == {"random": 4, "coordinate": 4}
 
@@ -124,10 +126,10 @@ def test_bad_dataset_and_policy_are_clear_errors(capsys, tmp_path):
 def test_collect_imposes_drawn_limits_and_refuses_an_unknown_constraint(capsys, tmp_path):
     data = tmp_path / "budget"
     common = ["collect", "--scenario", "paper-20", "--policy", "coordinate", "--episodes", "3",
-              "--batch", "3", "--horizon", "4", "--quiet"]  # fmt: skip
+              "--batch", "3", "--horizon", "4", "--quiet", "--json"]  # fmt: skip
     code, out, _ = run(capsys, *common, "--out", str(data), "--impose", "budget=0.5-0.6")
     assert code == 0 and json.loads(out)["collected"] == 3
-    info = json.loads(run(capsys, "dataset", "info", str(data))[1])
+    info = json.loads(run(capsys, "dataset", "info", str(data), "--json")[1])
     budget = info["constraints"]["max_total_power_mw"]
     assert budget["episodes"] == 3 and budget["satisfied_share"] == 1.0  # the expert keeps it
     assert set(info["constraints"]) == {"max_total_power_mw"}
