@@ -136,3 +136,40 @@ def test_collect_imposes_drawn_limits_and_refuses_an_unknown_constraint(capsys, 
     code, _, err = run(capsys, *common, "--out", str(tmp_path / "bad"), "--impose", "power")
     assert code == 1 and "aign collect: error: --impose: unknown constraint 'power'" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_training_off_a_terminal_prints_steps_rate_eta_and_the_latest_figure(
+    capsys, tmp_path, monkeypatch
+):
+    """``train sac`` and ``train bcq`` with a tiny budget, stderr not a terminal (captured):
+    periodic lines say steps done/total, the rate and the time left; the last line where
+    the job ended, with its latest return (SAC) or losses (BCQ)."""
+    import re
+
+    monkeypatch.setenv("AIGN_PROGRESS_EVERY_S", "0.05")
+    counted = r": (\d+)/(\d+) steps \(\d+%\), [\d.,]+ steps/s, ETA \d+ (s|min \d+ s), "
+    code, _, err = run(capsys, "train", "sac", "--scenario", "paper-fig3", "--steps", "3000",
+                       "--checkpoint-every", "0", "--out", str(tmp_path / "sac"))  # fmt: skip
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert lines[0] == "aign train sac: started (a line every 0 s)"
+    steps = [m for m in (re.match("aign train sac" + counted, x) for x in lines) if m]
+    assert steps, err  # at least one line during the steps
+    assert all(m[2] == "3000" and 0 < int(m[1]) <= 3000 for m in steps)
+    assert re.fullmatch(r"aign train sac: finished after \d+ s: 3000/3000 steps, [\d.,]+ "
+                        r"steps/s, mean episode return -?[\d.]+ \(last \d+ episodes\)",
+                        lines[-1]), lines[-1]  # fmt: skip
+
+    data = tmp_path / "data"
+    assert run(capsys, "collect", "--scenario", "paper-fig3", "--policy", "coordinate",
+               "--episodes", "4", "--batch", "4", "--out", str(data), "--quiet")[0] == 0
+    code, _, err = run(capsys, "train", "bcq", "--data", str(data), "--steps", "40",
+                       "--out", str(tmp_path / "bcq"))  # fmt: skip
+    assert code == 0
+    lines = err.strip().splitlines()
+    steps = [m for m in (re.match("aign train bcq" + counted, x) for x in lines) if m]
+    assert steps and all(m[2] == "40" for m in steps), err
+    done = [int(m[1]) for m in steps]
+    assert done == sorted(done)  # it moves on
+    assert re.fullmatch(r"aign train bcq: finished after \d+ s: 40/40 steps, [\d.,]+ steps/s, "
+                        r"epoch 1 losses: .*critic -?[\d.e+-]+.*", lines[-1]), lines[-1]

@@ -34,7 +34,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
                 users=user_counts(args.users), max_users=args.max_users, steps=args.steps,
                 seed=args.seed, n_envs=args.n_envs, checkpoint_every=args.checkpoint_every,
                 progress=progress,
-            )
+            ),
+            report=lines.update,
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
     elif args.algo == "bcq":
@@ -45,7 +46,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
         quiet_learning_logs()
         out = train_bcq(
             BCQArgs(data=args.data[0], out=args.out, steps=args.steps or 10_000, seed=args.seed,
-                    progress=progress)
+                    progress=progress),
+            report=lines.update,
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller bcq:{out}")
     elif args.algo == "diffusion":
@@ -79,7 +81,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         noise_jitter_db=args.noise_jitter_db, price_jitter=args.price_jitter,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet) as lines:
+        with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet,
+                           unit="episodes") as lines:  # fmt: skip
             report = collect(spec, progress=lambda done, total: lines.update(done, total),
                              executor=args.executor)  # fmt: skip
     else:

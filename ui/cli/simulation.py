@@ -195,7 +195,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {seeds}) "
           f"on {args.executor}", file=sys.stderr)  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        with ProgressLines("aign sweep", enabled=not args.quiet) as lines:
+        with ProgressLines("aign sweep", enabled=not args.quiet, unit="runs") as lines:
             report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format,
                                progress=lines.update)  # fmt: skip
     else:
