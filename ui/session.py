@@ -125,6 +125,7 @@ def design_set(
     candidates: Iterable[Candidate],
     warnings: Sequence[str] = (),
     generator: str = "",
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The designs store: the reference first, then every distinct candidate ranked best first.
 
@@ -162,6 +163,7 @@ def design_set(
         "designs": rows,
         "selected": best["id"],
         "warnings": list(warnings),
+        "notes": list(notes),  # what the generator did (not a problem), e.g. auto's choice
     }
 
 
@@ -214,7 +216,8 @@ def add_designs(store: Mapping[str, Any], scenario: Scenario, designs: Sequence[
                                sources))  # fmt: skip
     candidates += [(d, None) for d in designs]
     return design_set(scenario, store["instance"], reference, candidates,
-                      store.get("warnings") or [], store.get("generator", ""))  # fmt: skip
+                      store.get("warnings") or [], store.get("generator", ""),
+                      store.get("notes") or [])  # fmt: skip
 
 
 def entry_by_id(store: Mapping[str, Any] | None, design_id: str | None) -> dict | None:

@@ -513,7 +513,14 @@ def test_the_auto_generator_runs_the_frontier_method_for_the_size(tmp_path):
     scenario = load_scenario("paper-20")
     result = services.generate_designs(scenario, 4, "auto", tmp_path)
     chosen = choose_method(load_frontier(), 20, services.AUTO_BUDGET_S)
-    assert any(f"auto chose {chosen['method']}" in w for w in result["warnings"])
+    assert any(f"auto chose {chosen['method']}" in n for n in result["notes"])
     sources = {s for e in result["designs"] for s in e["sources"]}
-    assert chosen["spec"].split(":")[0] in sources  # its design is in the table
-    assert "auto" in [o["value"] for o in services.generators(tmp_path)]
+    assert f"auto ({chosen['method']})" in sources  # its design is in the table, so named
+    assert services.generators(tmp_path)[0]["value"] == "auto"  # the page's default
+    assert all(w == "" or "auto chose" not in w for w in result["warnings"])  # a note
+    from ui import figures
+
+    rows = figures.design_rows(result["designs"], result["reference"]["predicted"]["utility"])
+    assert all(r["time_ms"] is not None and r["time_ms"] >= 0 for r in rows)
+    message = designs.generated_message(result)
+    assert f"auto chose {chosen['method']}" in str(message) and "msg-ok" in str(message)

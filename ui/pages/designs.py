@@ -21,6 +21,7 @@ PAGE_SIZE = 10  # table rows per page
 COLUMNS = (
     ("label", "design"),
     ("sources", "made by"),
+    ("time_ms", "time (ms)"),
     ("utility", "U at t = 0"),
     ("gap_pct", "gap to reference (%)"),
     ("total_power_mw", "total power (mW)"),
@@ -184,6 +185,8 @@ def generated_message(result: dict) -> Any:
             f"best: {session.entry_title(best)}, U = {utility:.6g} at t = 0 (selected)")
     if not best["design"]["predicted"].get("feasible"):
         text += "; no design meets the scenario's constraints"
+    for note in result.get("notes") or []:
+        text += f"\n{note}"
     if result.get("warnings"):
         return message(text + "\nwarnings: " + "; ".join(result["warnings"]), "warning")
     return message(text, "ok")
@@ -232,8 +235,10 @@ def design_table(designs: dict | None, scenario_data: dict | None, pick: dict | 
     caption = html.P(
         f"Scenario {current['scenario']}: the reference ({current['designs'][0]['sources'][0]}, "
         f"U = {reference:.6g}) first, then {len(rows) - 1} distinct designs, best first "
-        "(feasible before infeasible, then by utility). U at t = 0 is the utility on the "
-        "network's snapshot at t = 0; a validation measures the mean over time on the twin.",
+        "(feasible before infeasible, then by utility). Time is the wall time of the method "
+        "that made the design (the planner's K candidates share one run). U at t = 0 is the "
+        "utility on the network's snapshot at t = 0; a validation measures the mean over time "
+        "on the twin.",
         className="caption",
     )  # fmt: skip
     return caption, rows, selected
