@@ -358,11 +358,37 @@ def test_plots_are_laid_out_for_their_cards(server, browser_factory):
         assert problems == [], problems
     screenshot(tab, "whatif-two-runs")
     open_page(tab, server, "/designs")
-    single = tab.find_element("css selector", "#ds-generator .dash-dropdown-value")
-    fits = tab.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1;",
-                              single)  # fmt: skip
-    assert fits, "the generator's name is cut"
+    for name, label in GENERATOR_LABELS.items():
+        if name != "auto":  # the default is shown first, as it is
+            pick(tab, "ds-generator", label)
+        cut = wait_for(f"{name} to be shown", lambda lb=label: by_id(
+            tab, "ds-generator").text == lb and [_cut_text(tab, "ds-generator")])[0]  # fmt: skip
+        assert cut == [], f"the generator's name {label!r} is cut: {cut}"
     assert console_errors(tab) == []
+
+
+def _cut_text(tab, dropdown: str) -> list[str]:
+    """How the selected name of a Dash dropdown is cut: the text (every line of it) past the
+    box that clips it (``.dash-dropdown-value``, overflow hidden), or that box clipping
+    (its content wider than itself)."""
+    return tab.execute_script(
+        """
+        const box = document.querySelector(`#${arguments[0]} .dash-dropdown-value`);
+        const text = box.querySelector('.dash-dropdown-value-item span') || box;
+        const b = box.getBoundingClientRect(), out = [];
+        if (box.scrollWidth > box.clientWidth + 1) {
+            out.push(`scrollWidth ${box.scrollWidth} > clientWidth ${box.clientWidth}`);
+        }
+        for (const r of text.getClientRects()) {
+            if (r.right > b.right + 1 || r.left < b.left - 1 || r.bottom > b.bottom + 1) {
+                out.push(`text [${r.left}, ${r.right}] x [${r.top}, ${r.bottom}] outside `
+                         + `[${b.left}, ${b.right}] x [${b.top}, ${b.bottom}]`);
+            }
+        }
+        return out;
+        """,
+        dropdown,
+    )
 
 
 # --------------------------------------------------------------------------- walkthrough
