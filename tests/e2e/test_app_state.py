@@ -423,3 +423,54 @@ def test_a_walkthrough_of_the_five_pages_shows_one_scenario(server, browser_fact
     assert by_id(tab, "pw-contour-col").is_displayed()  # two users: the power plane
     assert "wmmse" in tab.find_element("css selector", "#pw-run").text
     assert console_errors(tab) == []
+
+
+# --------------------------------------------------------------------------- progress
+WATCH_PROGRESS = """
+const id = arguments[0];
+window.__progress = [];
+clearInterval(window.__progressTimer);
+window.__progressTimer = setInterval(() => {
+    const bar = document.getElementById(id);
+    if (bar && bar.offsetParent !== null && bar.hasAttribute('value')) {
+        window.__progress.push(Number(bar.getAttribute('value')));
+    }
+}, 50);
+"""
+
+
+def _progress_seen(tab) -> list[float]:
+    return tab.execute_script("clearInterval(window.__progressTimer); return window.__progress;")
+
+
+def test_the_progress_bars_move_during_a_run(server, browser_factory):
+    """What-if (400 users, some seconds) and a validation on the Designs page (60 runs): while
+    the job runs, its bar shows a value above 0 and below 100 (it moves, not sits at 0),
+    and the bar is gone when the job ends."""
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    retype(tab, "wi-users", "400\t")
+    wait_for("the field to hold 400", lambda: by_id(tab, "wi-users").get_attribute("value")
+             == "400" and by_id(tab, "wi-run").is_enabled())  # fmt: skip
+    time.sleep(0.6)  # past the field's debounce
+    tab.execute_script(WATCH_PROGRESS, "wi-progress")
+    click(tab, "wi-run")
+    wait_for("the run", lambda: "finished" in text_of(tab, "wi-status"), timeout_s=LONG_S)
+    seen = _progress_seen(tab)
+    assert any(0 < v < 100 for v in seen), f"the what-if bar showed only {sorted(set(seen))}"
+    assert not by_id(tab, "wi-progress").is_displayed()
+
+    nav(tab, "designs")
+    generate(tab, k=2, generator="baselines")
+    retype(tab, "ds-runs", "60\t")
+    wait_for("the field to hold 60", lambda: by_id(tab, "ds-runs").get_attribute("value")
+             == "60")  # fmt: skip
+    time.sleep(0.6)
+    tab.execute_script(WATCH_PROGRESS, "ds-progress")
+    click(tab, "ds-validate")
+    wait_for("the validation", lambda: "PASSED" in text_of(tab, "ds-validation")
+             or "FAILED" in text_of(tab, "ds-validation"), timeout_s=LONG_S)  # fmt: skip
+    seen = _progress_seen(tab)
+    assert any(0 < v < 100 for v in seen), f"the designs bar showed only {sorted(set(seen))}"
+    assert not by_id(tab, "ds-progress").is_displayed()
+    assert console_errors(tab) == []
