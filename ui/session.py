@@ -137,8 +137,10 @@ def design_set(
     entries: dict[tuple[float, ...], dict[str, Any]] = {}
     ref_powers = tuple(float(p) for p in reference.power_mw)
     entries[ref_powers] = _entry(reference, None, is_reference=True)
+    generated = 0  # candidates made (a method that repeats the reference's is one too)
     for design, trajectory, *merged in candidates:
         sources = list(merged[0]) if merged else [_source(design)]
+        generated += len(sources)
         powers = tuple(float(p) for p in design.power_mw)
         if powers in entries:
             entry = entries[powers]
@@ -163,7 +165,8 @@ def design_set(
         "designs": rows,
         "selected": best["id"],
         "warnings": list(warnings),
-        "notes": list(notes),  # what the generator did (not a problem), e.g. auto's choice
+        "notes": list(notes),
+        "generated": generated,  # what the generator did (not a problem), e.g. auto's choice
     }
 
 

@@ -275,6 +275,13 @@ def test_the_default_generator_is_auto_and_ranks_its_design_with_time_and_gap(
     title = "".join(e.text for e in tab.find_elements("css selector", "#pw-plan-graph .gtitle"))
     title = title.replace(" ", "")  # a long title wraps over lines
     assert "MDPstepsfromtheinitialpowers" in title or "generatedtrajectory" in title, title
+    # the design cannot be cleared into "generate designs" while designs exist
+    assert not tab.find_elements("css selector", "#pw-design .dash-dropdown-clear")
+    assert not tab.find_elements("css selector", "#pw-design [aria-label*=lear]")
+    nav(tab, "sinr")  # the right-hand map shows the selected design, not the top level again
+    right = wait_for("the right map's design", lambda: by_id(tab, "sinr-design-b").text)
+    assert right.startswith("the reference (") or right.startswith("design #"), right
+    assert by_id(tab, "sinr-design-a").text == "every user at the top level"
     assert console_errors(tab) == []
 
 

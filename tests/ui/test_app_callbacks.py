@@ -466,6 +466,18 @@ def test_sinr_design_options_only_for_this_scenario(fig3_designs):
     assert len(sinr.design_options(result, _store("default"))) == 1
 
 
+def test_the_right_sinr_map_shows_the_design_at_hand(fig3_designs):
+    """Left: the top level unless chosen; right: the selected design once designs exist (not
+    the same map twice), a design chosen there kept, the top level for another scenario."""
+    _, result = fig3_designs
+    fig3 = _store("paper-fig3")
+    assert sinr.options_and_choice(result, fig3, sinr.TOP_LEVEL)[1] == sinr.TOP_LEVEL
+    assert sinr.options_and_design(result, fig3, sinr.TOP_LEVEL)[1] == result["selected"]
+    last = result["designs"][-1]["id"]
+    assert sinr.options_and_design(result, fig3, last)[1] == last
+    assert sinr.options_and_design(result, _store("default"), last)[1] == sinr.TOP_LEVEL
+
+
 def test_sinr_map_of_a_design_no_longer_in_the_session_explains(fig3_designs):
     _, result = fig3_designs
     fig = sinr.sinr_figure(_store("default"), result, "d1", 0.0, 12)

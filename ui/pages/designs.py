@@ -178,7 +178,7 @@ def generate_job(
 def generated_message(result: dict) -> Any:
     """What a generation made: distinct designs, the best one, warnings."""
     rows = result["designs"]
-    made = sum(len(e["sources"]) for e in rows) - 1  # the reference is not generated
+    made = result.get("generated", sum(len(e["sources"]) for e in rows) - 1)
     best = session.entry_by_id(result, result["selected"]) or rows[0]
     utility = best["design"]["predicted"]["utility"]
     text = (f"{len(rows) - 1} distinct designs (of {made} generated) for {result['scenario']}; "
