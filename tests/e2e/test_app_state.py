@@ -451,7 +451,7 @@ def _progress_seen(tab) -> list[float]:
 
 
 def test_the_progress_bars_move_during_a_run(server, browser_factory):
-    """What-if (400 users, some seconds) and a validation on the Designs page (60 runs): while
+    """What-if (400 users, some seconds) and a validation on the Designs page (200 runs): while
     the job runs, its bar shows a value above 0 and below 100 (it moves, not sits at 0),
     and the bar is gone when the job ends."""
     tab = browser_factory()
@@ -469,9 +469,9 @@ def test_the_progress_bars_move_during_a_run(server, browser_factory):
 
     nav(tab, "designs")
     generate(tab, k=2, generator="baselines")
-    retype(tab, "ds-runs", "60\t")
-    wait_for("the field to hold 60", lambda: by_id(tab, "ds-runs").get_attribute("value")
-             == "60")  # fmt: skip
+    retype(tab, "ds-runs", "200\t")
+    wait_for("the field to hold 200", lambda: by_id(tab, "ds-runs").get_attribute("value")
+             == "200")  # fmt: skip
     time.sleep(0.6)
     tab.execute_script(WATCH_PROGRESS, "ds-progress")
     click(tab, "ds-validate")

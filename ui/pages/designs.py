@@ -14,7 +14,7 @@ from dash import Input, Output, State, dash_table, dcc, html, no_update
 
 from twin.core import AignError, NotValidatedError, StaleValidationError, parse_json
 from ui import figures, services, session
-from ui.pages import field, message, unexpected, upload
+from ui.pages import PROGRESS_POLL_MS, field, message, unexpected, upload
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 PAGE_SIZE = 10  # table rows per page
@@ -435,6 +435,7 @@ def register(app, app_ctx) -> None:
         + [(Output("ds-job", "data"), "generation", None)],
         progress=progress,
         progress_default=[None, "100"],
+        interval=PROGRESS_POLL_MS,
         cancel=cancel,
         prevent_initial_call=True,
     )
@@ -494,6 +495,7 @@ def register(app, app_ctx) -> None:
         + [(Output("ds-job", "data"), "validation", None)],
         progress=progress,
         progress_default=[None, "100"],
+        interval=PROGRESS_POLL_MS,
         cancel=cancel,
         prevent_initial_call=True,
     )
