@@ -11,6 +11,7 @@ d3rlpy reads either through its ``to_d3rlpy``. The networks' weights are saved a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -59,7 +60,10 @@ def _config(args_or_meta: dict):
     )
 
 
-def train_bcq(args: BCQArgs) -> Path:
+def train_bcq(args: BCQArgs, report: Callable[[int, int, str], None] | None = None) -> Path:
+    """Train BCQ offline on ``args.data`` and save it as an agent folder; returns the folder.
+    ``report(done, total, note)`` hears how far it is after every gradient step; the note
+    holds the last finished epoch's mean losses (d3rlpy's epoch metrics)."""
     import d3rlpy
     from d3rlpy.logging import FileAdapterFactory
 
@@ -76,16 +80,30 @@ def train_bcq(args: BCQArgs) -> Path:
     d3rlpy.seed(args.seed)
     torch.manual_seed(args.seed)
     algo = _config(asdict(args)).create(device="cpu:0")
-    algo.fit(
+    per_epoch = min(args.steps_per_epoch, args.steps)
+    total = args.steps // per_epoch * per_epoch  # d3rlpy runs whole epochs
+    note = ""
+
+    def step(_algo, _epoch: int, done: int) -> None:
+        if report is not None:
+            report(done, total, note)
+
+    for epoch, metrics in algo.fitter(
         dataset.to_d3rlpy(),
         n_steps=args.steps,
-        n_steps_per_epoch=min(args.steps_per_epoch, args.steps),
+        n_steps_per_epoch=per_epoch,
         experiment_name="bcq",
         with_timestamp=False,
         logger_adapter=FileAdapterFactory(root_dir=str(out / "logs")),
         show_progress=args.progress,
         save_interval=10**9,  # aign keeps its own weights file below
-    )
+        callback=step,
+    ):
+        losses = ", ".join(f"{k.removesuffix('_loss')} {v:.4g}" for k, v in metrics.items()
+                           if k.endswith("_loss"))  # fmt: skip
+        note = f"epoch {epoch} losses: {losses}" if losses else ""
+        if report is not None:
+            report(epoch * per_epoch, total, note)
     out.mkdir(parents=True, exist_ok=True)
     save_file(_weights(algo), str(out / WEIGHTS))
     meta = {

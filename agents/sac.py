@@ -16,7 +16,7 @@ periodic safetensors checkpoints), learn, save.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -146,8 +146,26 @@ class SafetensorsCheckpoint(BaseCallback):
         return True
 
 
-def train_sac(args: SACArgs) -> Path:
-    """Train SAC and save it as an agent folder; returns the folder."""
+class ReportProgress(BaseCallback):
+    """Tells ``report(steps done, total, note)`` after every vector step; the note is the
+    mean episode return over SB3's recent episodes (its ``ep_info_buffer``) once there is
+    one. Cheap: ``report`` only records (``ui.cli.common.ProgressLines.update``)."""
+
+    def __init__(self, report: Callable[[int, int, str], None], total: int):
+        super().__init__()
+        self.report, self.total = report, total
+
+    def _on_step(self) -> bool:
+        episodes = self.model.ep_info_buffer or ()
+        note = (f"mean episode return {np.mean([e['r'] for e in episodes]):.4g} "
+                f"(last {len(episodes)} episodes)" if episodes else "")  # fmt: skip
+        self.report(int(self.num_timesteps), self.total, note)
+        return True
+
+
+def train_sac(args: SACArgs, report: Callable[[int, int, str], None] | None = None) -> Path:
+    """Train SAC and save it as an agent folder; returns the folder. ``report(done, total,
+    note)`` hears how far it is after every step (steps, and the recent mean return)."""
     args = resolved(args)
     out = Path(args.out)
     torch.set_num_threads(args.threads)
@@ -174,7 +192,9 @@ def train_sac(args: SACArgs) -> Path:
     )
     meta = {**meta, "net_arch": list(args.net_arch),
             "train_args": {k: v for k, v in asdict(args).items() if k != "progress"}}  # fmt: skip
-    callback = SafetensorsCheckpoint(out, meta, args.checkpoint_every)
+    callback: list[BaseCallback] = [SafetensorsCheckpoint(out, meta, args.checkpoint_every)]
+    if report is not None:
+        callback.append(ReportProgress(report, int(args.steps)))
     model.learn(total_timesteps=args.steps, callback=callback, progress_bar=args.progress)
     save_agent(model, out, {**meta, "steps": int(model.num_timesteps)})
     model.save(out / "model.zip")  # SB3's format, to resume training; never loaded by aign

@@ -350,8 +350,8 @@ def coverage_fraction(sinr_db: np.ndarray, threshold_db: float) -> float:
 # --------------------------------------------------------------------------- designs
 def design_rows(entries: Sequence[Mapping[str, Any]], reference_utility: float) -> list[dict]:
     """Rows of the designs table, one per entry of a design set (``ui.session.design_set``):
-    label, where it came from, predicted utility at t = 0, gap to the reference (%), total
-    power, lowest user rate, constraint status."""
+    label, where it came from, the wall time that made it (ms), predicted utility at t = 0,
+    gap to the reference (%), total power, lowest user rate, constraint status."""
     rows = []
     for entry in entries:
         predicted = entry["design"].get("predicted") or {}
@@ -364,11 +364,13 @@ def design_rows(entries: Sequence[Mapping[str, Any]], reference_utility: float) 
                                 if len(sources) > 1 else "")  # fmt: skip
         min_rate = predicted.get("min_rate_bps")
         total = predicted.get("total_power_mw")
+        seconds = (entry["design"].get("provenance") or {}).get("seconds")
         rows.append(
             {
                 "id": entry["id"],
                 "label": entry["label"],
                 "sources": made_by,
+                "time_ms": None if seconds is None else float(f"{1e3 * seconds:.3g}"),
                 "utility": None if utility is None else round(float(utility), 4),
                 "gap_pct": gap,
                 "total_power_mw": None if total is None else round(float(total), 3),

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -440,7 +441,9 @@ def diffusion_model_dir(home: str | os.PathLike) -> Path | None:
 @dataclass(frozen=True)
 class Generator:
     """A design generator of the Designs page: its label, whether it can run here, and what
-    it makes, ``(candidates, warnings)`` with a candidate ``(Design, trajectory or None)``."""
+    it makes, ``(candidates, warnings, notes)`` with a candidate ``(Design, trajectory or
+    None)``; a note says what it did (not a problem). Each design's wall time is in its
+    provenance (``seconds``)."""
 
     label: str
     available: Callable[[Path], bool]
@@ -462,13 +465,23 @@ def baseline_designs(instance: ProblemInstance, k: int, progress: Progress) -> t
         )
     designs = []
     for n, method in enumerate(methods):
-        designs.append(solve(instance, method))
+        designs.append(timed(lambda m=method: solve(instance, m)))
         progress((n + 1) / (len(methods) + 1))
+    start = time.perf_counter()
     draws = [solve(instance, "random", seed=s) for s in range(k)]
     best = min(draws, key=rank_key)
+    best.provenance["seconds"] = time.perf_counter() - start
     best.source = f"random (best of {k} draws)"
     progress(1.0)
     return [(d, None) for d in designs + [best]], warnings
+
+
+def timed(make: Callable[[], Design]) -> Design:
+    """``make()``'s design with its wall time in its provenance (``seconds``)."""
+    start = time.perf_counter()
+    design = make()
+    design.provenance["seconds"] = time.perf_counter() - start
+    return design
 
 
 def plan_designs(
@@ -482,13 +495,15 @@ def plan_designs(
 
     plan = load_planner(model, candidates=int(k), refine=int(refine)).plan(instance)
     designs = list(plan.designs)
+    for design in designs:  # K candidates come from one run: each took the run's time
+        design.provenance.setdefault("seconds", float(plan.seconds))
     trajectories = getattr(plan, "trajectories_mw", None)
     paths = [None] * len(designs) if trajectories is None else list(np.asarray(trajectories))
     return list(zip(designs, paths, strict=True)), list(plan.warnings)
 
 
 def _baselines(instance, k, refine, home, progress):
-    return baseline_designs(instance, k, progress)
+    return (*baseline_designs(instance, k, progress), [])
 
 
 def _diffusion(instance, k, refine, home, progress):
@@ -498,33 +513,35 @@ def _diffusion(instance, k, refine, home, progress):
     planned, warnings = plan_designs(instance, k, refine, model)
     progress(0.6)
     baselines, more = baseline_designs(instance, k, lambda f: progress(0.6 + 0.4 * f))
-    return planned + baselines, warnings + more
+    return planned + baselines, warnings + more, []
 
 
 def _auto(instance, k, refine, home, progress):
     """The Pareto frontier's method for this size within :data:`AUTO_BUDGET_S`, beside the
-    baselines (``evaluation.auto``: what ``aign plan`` runs by default)."""
+    baselines (``evaluation.auto``: what ``aign plan`` runs by default). Its design is
+    named ``auto (METHOD)`` in the table."""
     from evaluation.auto import auto_design
 
     choice = auto_design(instance, AUTO_BUDGET_S, model=diffusion_model_dir(home))
+    choice.design.source = f"auto ({choice.method})"
     note = (f"auto chose {choice.method} (the best within {AUTO_BUDGET_S:g} s at "
             f"{choice.case} in the Pareto benchmark); it took {choice.seconds * 1e3:.1f} ms")
     progress(0.5)
     baselines, more = baseline_designs(instance, k, lambda f: progress(0.5 + 0.5 * f))
-    return [(choice.design, None), *baselines], [note, *more]
+    return [(choice.design, None), *baselines], more, [note]
 
 
 AUTO_BUDGET_S = 1.0  # seconds per design the Designs page's auto generator chooses within
 
-# The Designs page's generators, in the order of its dropdown (the first available one is
-# the default); another generator is one more line here.
+# The Designs page's generators, in the order of its dropdown; the first available one is
+# the default (auto, as for aign plan). Another generator is one more line here.
 GENERATORS: dict[str, Generator] = {
+    "auto": Generator("auto: the best method for the size within 1 s + baselines",
+                      lambda home: True, _auto),
     "diffusion": Generator("diffusion planner + baselines",
                            lambda home: diffusion_model_dir(home) is not None, _diffusion),
     "baselines": Generator("baselines: coordinate, WMMSE, FPC, max, random",
                            lambda home: True, _baselines),
-    "auto": Generator("auto: the best method for the size within 1 s + baselines",
-                      lambda home: True, _auto),
 }  # fmt: skip
 
 
@@ -558,12 +575,13 @@ def generate_designs(
     check_map_size(scenario)
     instance = snapshot_instance(scenario, 0.0)
     report(0.1)
-    reference = best_reference(instance, MAX_EXHAUSTIVE_EVALUATIONS)
+    reference = timed(lambda: best_reference(instance, MAX_EXHAUSTIVE_EVALUATIONS))
     report(0.3)
-    candidates, warnings = GENERATORS[generator].make(
+    candidates, warnings, notes = GENERATORS[generator].make(
         instance, int(k), int(refine), Path(home), lambda f: report(0.3 + 0.7 * f)
     )
-    return design_set(scenario, instance.to_dict(), reference, candidates, warnings, generator)
+    return design_set(scenario, instance.to_dict(), reference, candidates, warnings, generator,
+                      notes)  # fmt: skip
 
 
 def design_from_json(data: Any, source: str = "design") -> Design:

@@ -125,6 +125,7 @@ def design_set(
     candidates: Iterable[Candidate],
     warnings: Sequence[str] = (),
     generator: str = "",
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The designs store: the reference first, then every distinct candidate ranked best first.
 
@@ -136,8 +137,10 @@ def design_set(
     entries: dict[tuple[float, ...], dict[str, Any]] = {}
     ref_powers = tuple(float(p) for p in reference.power_mw)
     entries[ref_powers] = _entry(reference, None, is_reference=True)
+    generated = 0  # candidates made (a method that repeats the reference's is one too)
     for design, trajectory, *merged in candidates:
         sources = list(merged[0]) if merged else [_source(design)]
+        generated += len(sources)
         powers = tuple(float(p) for p in design.power_mw)
         if powers in entries:
             entry = entries[powers]
@@ -162,6 +165,8 @@ def design_set(
         "designs": rows,
         "selected": best["id"],
         "warnings": list(warnings),
+        "notes": list(notes),
+        "generated": generated,  # what the generator did (not a problem), e.g. auto's choice
     }
 
 
@@ -214,7 +219,8 @@ def add_designs(store: Mapping[str, Any], scenario: Scenario, designs: Sequence[
                                sources))  # fmt: skip
     candidates += [(d, None) for d in designs]
     return design_set(scenario, store["instance"], reference, candidates,
-                      store.get("warnings") or [], store.get("generator", ""))  # fmt: skip
+                      store.get("warnings") or [], store.get("generator", ""),
+                      store.get("notes") or [])  # fmt: skip
 
 
 def entry_by_id(store: Mapping[str, Any] | None, design_id: str | None) -> dict | None:

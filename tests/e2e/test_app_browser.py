@@ -21,6 +21,11 @@ PAGES = {
     "/designs": "Designs",
 }
 WAIT_S = 60
+GENERATOR_LABELS = {  # the Designs page's generator dropdown (ui.services.GENERATORS)
+    "auto": "auto: the best method for the size within 1 s + baselines",
+    "diffusion": "diffusion planner + baselines",
+    "baselines": "baselines: coordinate, WMMSE, FPC, max, random",
+}
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout_s: float = WAIT_S):
@@ -89,6 +94,29 @@ def retype(driver, id_: str, text: str) -> None:
 def click(driver, id_: str) -> None:
     wait_for(f"#{id_} to be enabled", lambda: by_id(driver, id_).is_enabled())
     by_id(driver, id_).click()
+
+
+def pick(driver, dropdown_id: str, label: str) -> None:
+    """Open a dropdown, type ``label`` into its search box, click the option so named."""
+    click(driver, dropdown_id)
+    search = driver.find_elements("css selector", ".dash-dropdown-content input[type=search]")
+    if search:
+        search[0].send_keys(label)
+
+    def option():
+        for item in driver.find_elements("css selector", ".dash-dropdown-content [role=option]"):
+            if item.text.strip() == label:
+                return item
+        return None
+
+    item = wait_for(f"option {label!r} of {dropdown_id}", option)
+    item.click()
+    if driver.find_elements("css selector", ".dash-dropdown-content"):  # still open
+        from selenium.webdriver.common.keys import Keys
+
+        driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
+    wait_for(f"{dropdown_id} to close",
+             lambda: not driver.find_elements("css selector", ".dash-dropdown-content"))
 
 
 # --------------------------------------------------------------------------- pages
@@ -273,7 +301,9 @@ def test_two_tabs_run_jobs_at_once(server, browser_factory):
 
 # --------------------------------------------------------------------------- designs
 def test_generate_validate_deploy_shows_realized_kpis(server, browser):
+    """With the diffusion planner (its trajectories reach the Power page)."""
     open_page(browser, server, "/designs")
+    pick(browser, "ds-generator", GENERATOR_LABELS["diffusion"])
     click(browser, "ds-generate")
     wait_for("the designs", lambda: "designs (of" in text_of(browser, "ds-status")
              and "for default" in text_of(browser, "ds-status"), timeout_s=180)  # fmt: skip
@@ -296,6 +326,10 @@ def test_generate_validate_deploy_shows_realized_kpis(server, browser):
     wait_for("the SINR map", lambda: graph_traces(browser, "sinr-graph-a") > 0)
     open_page(browser, server, "/power")
     wait_for("the planned path", lambda: graph_traces(browser, "pw-plan-graph") > 0)
+    title = wait_for("the plan's title", lambda: " ".join(
+        e.text for e in browser.find_elements("css selector", "#pw-plan-graph .gtitle")))
+    if "diffusion" in title:  # the planner's own design: its generated trajectory
+        assert "generated trajectory" in title, title
     screenshot(browser, "page-power-plan")
     assert console_errors(browser) == []
 

@@ -12,11 +12,13 @@ import time
 import pytest
 
 from tests.e2e.test_app_browser import (
+    GENERATOR_LABELS,
     by_id,
     click,
     console_errors,
     graph_traces,
     open_page,
+    pick,
     retype,
     screenshot,
     text_of,
@@ -24,29 +26,8 @@ from tests.e2e.test_app_browser import (
 )
 
 LONG_S = 180
-
-
-def pick(driver, dropdown_id: str, label: str) -> None:
-    """Open a dropdown, type ``label`` into its search box, click the option so named."""
-    click(driver, dropdown_id)
-    search = driver.find_elements("css selector", ".dash-dropdown-content input[type=search]")
-    if search:
-        search[0].send_keys(label)
-
-    def option():
-        for item in driver.find_elements("css selector", ".dash-dropdown-content [role=option]"):
-            if item.text.strip() == label:
-                return item
-        return None
-
-    item = wait_for(f"option {label!r} of {dropdown_id}", option)
-    item.click()
-    if driver.find_elements("css selector", ".dash-dropdown-content"):  # still open
-        from selenium.webdriver.common.keys import Keys
-
-        driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
-    wait_for(f"{dropdown_id} to close",
-             lambda: not driver.find_elements("css selector", ".dash-dropdown-content"))
+# Cells of a rendered row of the designs table: the radio, then the columns in order.
+LABEL, MADE_BY, TIME, U, GAP = 1, 2, 3, 4, 5
 
 
 def choose_scenario(driver, name: str) -> None:
@@ -65,9 +46,7 @@ def generate(driver, k: int | None = None, generator: str | None = None) -> str:
     if k is not None:
         retype(driver, "ds-k", str(k))
     if generator is not None:
-        label = {"baselines": "baselines: coordinate, WMMSE, FPC, max, random",
-                 "diffusion": "diffusion planner + baselines"}[generator]  # fmt: skip
-        pick(driver, "ds-generator", label)
+        pick(driver, "ds-generator", GENERATOR_LABELS[generator])
     click(driver, "ds-generate")
     return wait_for("the designs", lambda: "distinct designs" in text_of(driver, "ds-status")
                     and text_of(driver, "ds-status"), timeout_s=LONG_S)  # fmt: skip
@@ -244,23 +223,65 @@ def test_designs_are_distinct_ranked_with_the_reference_on_top(server, browser_f
     tab = browser_factory()
     open_page(tab, server, "/designs")
     retype(tab, "ds-refine", "4")  # refined candidates tend to meet at one design
-    status = generate(tab, k=64)  # the planner's 64 candidates + the baselines
+    status = generate(tab, k=64, generator="diffusion")  # 64 candidates + the baselines
     match = re.search(r"(\d+) distinct designs \(of (\d+) generated\)", status)
     assert match and int(match[1]) <= int(match[2])  # duplicates merged
     rows = wait_for("the table's rows", lambda: rendered_rows(tab))
     assert 2 <= len(rows) <= 10  # one page of the table, not 132 rows
-    shown = [tuple(r[3:]) for r in rows]  # U, gap, power, lowest rate, constraints
+    shown = [tuple(r[U:]) for r in rows]  # U, gap, power, lowest rate, constraints
     assert len(set(shown)) == len(shown), "two rows for one design"
     assert rows[0][1] == "reference"
     assert tab.execute_script("return document.body.scrollHeight") < 2600
-    utilities = [float(r[3]) for r in rows[1:] if r[-1] == "satisfied"]
+    utilities = [float(r[U]) for r in rows[1:] if r[-1] == "satisfied"]
     assert utilities == sorted(utilities, reverse=True)
-    best = max([float(rows[0][3])] + utilities)
+    best = max([float(rows[0][U])] + utilities)
     assert f"{best:g}"[:6] in selected_row_text(tab).replace(" ", "")[:200] or best == float(
-        rows[0][3])  # fmt: skip
+        rows[0][U])  # fmt: skip
     assert "selected:" in text_of(tab, "ds-selected")
     assert "U at t = 0" in text_of(tab, "ds-table")
     screenshot(tab, "designs-ranked")
+    assert console_errors(tab) == []
+
+
+def test_the_default_generator_is_auto_and_ranks_its_design_with_time_and_gap(
+    server, browser_factory
+):
+    """Generating without choosing runs auto (as aign plan does): the table has the reference
+    on top, auto's design named by its method, each design's time and gap to the
+    reference, ranked best first; the Power page walks the chosen design with MDP steps."""
+    tab = browser_factory()
+    open_page(tab, server, "/designs")
+    shown = by_id(tab, "ds-generator").text
+    assert shown == GENERATOR_LABELS["auto"], shown
+    status = generate(tab)  # the default, as it is
+    assert "auto chose " in status and "warnings" not in status.split("auto chose")[0]
+    header = [c.text for c in tab.find_elements("css selector", "#ds-table th")]
+    assert {"time (ms)", "gap to reference (%)", "U at t = 0"} <= set(header), header
+    rows = wait_for("the table's rows", lambda: rendered_rows(tab))
+    assert rows[0][LABEL] == "reference" and float(rows[0][GAP]) == 0.0
+    autos = [r for r in rows if "auto (" in r[MADE_BY]]  # or "(+1 identical: auto (...))"
+    assert autos, [r[MADE_BY] for r in rows]
+    for row in rows:
+        assert float(row[TIME]) >= 0  # every design says what it took
+    reference = float(rows[0][U])
+    for row in rows[1:]:  # the gap is measured against the reference's utility
+        assert float(row[GAP]) == pytest.approx(100 * (reference - float(row[U]))
+                                                / abs(reference), abs=0.01)  # fmt: skip
+    feasible = [float(r[U]) for r in rows[1:] if r[-1] == "satisfied"]
+    assert feasible == sorted(feasible, reverse=True)
+    assert "selected:" in text_of(tab, "ds-selected")
+    nav(tab, "power")
+    wait_for("the design's power path", lambda: graph_traces(tab, "pw-plan-graph") > 0)
+    title = "".join(e.text for e in tab.find_elements("css selector", "#pw-plan-graph .gtitle"))
+    title = title.replace(" ", "")  # a long title wraps over lines
+    assert "MDPstepsfromtheinitialpowers" in title or "generatedtrajectory" in title, title
+    # the design cannot be cleared into "generate designs" while designs exist
+    assert not tab.find_elements("css selector", "#pw-design .dash-dropdown-clear")
+    assert not tab.find_elements("css selector", "#pw-design [aria-label*=lear]")
+    nav(tab, "sinr")  # the right-hand map shows the selected design, not the top level again
+    right = wait_for("the right map's design", lambda: by_id(tab, "sinr-design-b").text)
+    assert right.startswith("the reference (") or right.startswith("design #"), right
+    assert by_id(tab, "sinr-design-a").text == "every user at the top level"
     assert console_errors(tab) == []
 
 
@@ -344,11 +365,37 @@ def test_plots_are_laid_out_for_their_cards(server, browser_factory):
         assert problems == [], problems
     screenshot(tab, "whatif-two-runs")
     open_page(tab, server, "/designs")
-    single = tab.find_element("css selector", "#ds-generator .dash-dropdown-value")
-    fits = tab.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1;",
-                              single)  # fmt: skip
-    assert fits, "the generator's name is cut"
+    for name, label in GENERATOR_LABELS.items():
+        if name != "auto":  # the default is shown first, as it is
+            pick(tab, "ds-generator", label)
+        cut = wait_for(f"{name} to be shown", lambda lb=label: by_id(
+            tab, "ds-generator").text == lb and [_cut_text(tab, "ds-generator")])[0]  # fmt: skip
+        assert cut == [], f"the generator's name {label!r} is cut: {cut}"
     assert console_errors(tab) == []
+
+
+def _cut_text(tab, dropdown: str) -> list[str]:
+    """How the selected name of a Dash dropdown is cut: the text (every line of it) past the
+    box that clips it (``.dash-dropdown-value``, overflow hidden), or that box clipping
+    (its content wider than itself)."""
+    return tab.execute_script(
+        """
+        const box = document.querySelector(`#${arguments[0]} .dash-dropdown-value`);
+        const text = box.querySelector('.dash-dropdown-value-item span') || box;
+        const b = box.getBoundingClientRect(), out = [];
+        if (box.scrollWidth > box.clientWidth + 1) {
+            out.push(`scrollWidth ${box.scrollWidth} > clientWidth ${box.clientWidth}`);
+        }
+        for (const r of text.getClientRects()) {
+            if (r.right > b.right + 1 || r.left < b.left - 1 || r.bottom > b.bottom + 1) {
+                out.push(`text [${r.left}, ${r.right}] x [${r.top}, ${r.bottom}] outside `
+                         + `[${b.left}, ${b.right}] x [${b.top}, ${b.bottom}]`);
+            }
+        }
+        return out;
+        """,
+        dropdown,
+    )
 
 
 # --------------------------------------------------------------------------- walkthrough
@@ -382,4 +429,55 @@ def test_a_walkthrough_of_the_five_pages_shows_one_scenario(server, browser_fact
     nav(tab, "power")
     assert by_id(tab, "pw-contour-col").is_displayed()  # two users: the power plane
     assert "wmmse" in tab.find_element("css selector", "#pw-run").text
+    assert console_errors(tab) == []
+
+
+# --------------------------------------------------------------------------- progress
+WATCH_PROGRESS = """
+const id = arguments[0];
+window.__progress = [];
+clearInterval(window.__progressTimer);
+window.__progressTimer = setInterval(() => {
+    const bar = document.getElementById(id);
+    if (bar && bar.offsetParent !== null && bar.hasAttribute('value')) {
+        window.__progress.push(Number(bar.getAttribute('value')));
+    }
+}, 50);
+"""
+
+
+def _progress_seen(tab) -> list[float]:
+    return tab.execute_script("clearInterval(window.__progressTimer); return window.__progress;")
+
+
+def test_the_progress_bars_move_during_a_run(server, browser_factory):
+    """What-if (400 users, some seconds) and a validation on the Designs page (200 runs): while
+    the job runs, its bar shows a value above 0 and below 100 (it moves, not sits at 0),
+    and the bar is gone when the job ends."""
+    tab = browser_factory()
+    open_page(tab, server, "/whatif")
+    retype(tab, "wi-users", "400\t")
+    wait_for("the field to hold 400", lambda: by_id(tab, "wi-users").get_attribute("value")
+             == "400" and by_id(tab, "wi-run").is_enabled())  # fmt: skip
+    time.sleep(0.6)  # past the field's debounce
+    tab.execute_script(WATCH_PROGRESS, "wi-progress")
+    click(tab, "wi-run")
+    wait_for("the run", lambda: "finished" in text_of(tab, "wi-status"), timeout_s=LONG_S)
+    seen = _progress_seen(tab)
+    assert any(0 < v < 100 for v in seen), f"the what-if bar showed only {sorted(set(seen))}"
+    assert not by_id(tab, "wi-progress").is_displayed()
+
+    nav(tab, "designs")
+    generate(tab, k=2, generator="baselines")
+    retype(tab, "ds-runs", "200\t")
+    wait_for("the field to hold 200", lambda: by_id(tab, "ds-runs").get_attribute("value")
+             == "200")  # fmt: skip
+    time.sleep(0.6)
+    tab.execute_script(WATCH_PROGRESS, "ds-progress")
+    click(tab, "ds-validate")
+    wait_for("the validation", lambda: "PASSED" in text_of(tab, "ds-validation")
+             or "FAILED" in text_of(tab, "ds-validation"), timeout_s=LONG_S)  # fmt: skip
+    seen = _progress_seen(tab)
+    assert any(0 < v < 100 for v in seen), f"the designs bar showed only {sorted(set(seen))}"
+    assert not by_id(tab, "ds-progress").is_displayed()
     assert console_errors(tab) == []

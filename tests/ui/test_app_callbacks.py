@@ -466,6 +466,18 @@ def test_sinr_design_options_only_for_this_scenario(fig3_designs):
     assert len(sinr.design_options(result, _store("default"))) == 1
 
 
+def test_the_right_sinr_map_shows_the_design_at_hand(fig3_designs):
+    """Left: the top level unless chosen; right: the selected design once designs exist (not
+    the same map twice), a design chosen there kept, the top level for another scenario."""
+    _, result = fig3_designs
+    fig3 = _store("paper-fig3")
+    assert sinr.options_and_choice(result, fig3, sinr.TOP_LEVEL)[1] == sinr.TOP_LEVEL
+    assert sinr.options_and_design(result, fig3, sinr.TOP_LEVEL)[1] == result["selected"]
+    last = result["designs"][-1]["id"]
+    assert sinr.options_and_design(result, fig3, last)[1] == last
+    assert sinr.options_and_design(result, _store("default"), last)[1] == sinr.TOP_LEVEL
+
+
 def test_sinr_map_of_a_design_no_longer_in_the_session_explains(fig3_designs):
     _, result = fig3_designs
     fig = sinr.sinr_figure(_store("default"), result, "d1", 0.0, 12)
@@ -513,7 +525,14 @@ def test_the_auto_generator_runs_the_frontier_method_for_the_size(tmp_path):
     scenario = load_scenario("paper-20")
     result = services.generate_designs(scenario, 4, "auto", tmp_path)
     chosen = choose_method(load_frontier(), 20, services.AUTO_BUDGET_S)
-    assert any(f"auto chose {chosen['method']}" in w for w in result["warnings"])
+    assert any(f"auto chose {chosen['method']}" in n for n in result["notes"])
     sources = {s for e in result["designs"] for s in e["sources"]}
-    assert chosen["spec"].split(":")[0] in sources  # its design is in the table
-    assert "auto" in [o["value"] for o in services.generators(tmp_path)]
+    assert f"auto ({chosen['method']})" in sources  # its design is in the table, so named
+    assert services.generators(tmp_path)[0]["value"] == "auto"  # the page's default
+    assert all(w == "" or "auto chose" not in w for w in result["warnings"])  # a note
+    from ui import figures
+
+    rows = figures.design_rows(result["designs"], result["reference"]["predicted"]["utility"])
+    assert all(r["time_ms"] is not None and r["time_ms"] >= 0 for r in rows)
+    message = designs.generated_message(result)
+    assert f"auto chose {chosen['method']}" in str(message) and "msg-ok" in str(message)

@@ -59,7 +59,7 @@ def test_fig3_instance_solve_evaluate_pipeline(capsys, tmp_path):
     assert run(capsys, "instance", "paper-fig3", "--out", str(inst))[0] == 0
     assert run(capsys, "solve", str(inst), "--method", "exhaustive", "--out", str(design))[0] == 0
     assert json.loads(design.read_text())["power_mw"] == [28.0, 31.0]
-    code, out, _ = run(capsys, "evaluate", str(inst), str(design))
+    code, out, _ = run(capsys, "evaluate", str(inst), str(design), "--json")
     metrics = json.loads(out)["designs"][0]
     assert code == 0 and metrics["instance_matches"] is True
     assert metrics["utility"] == pytest.approx(24.0922, abs=1e-4)
@@ -184,8 +184,15 @@ def test_progress_lines_say_how_far_the_job_is(capsys):
         lines.update(30, 120, "loss 0.5")
         time.sleep(0.2)
     err = capsys.readouterr().err
-    assert "job: 30/120 (25%), 0 s so far, loss 0.5" in err
-    assert err.strip().splitlines()[-1] == "job: finished after 0 s"
+    assert "job: 30/120 steps (25%), 0 s so far, loss 0.5" in err  # no rate from one count
+    assert err.strip().splitlines()[-1] == "job: finished after 0 s: 30/120 steps, loss 0.5"
+    # the rate counts from the first count (not the start-up) and gives the time left
+    lines = ProgressLines("job", enabled=False, unit="episodes")
+    lines.update(10, 100)
+    lines._first = (time.monotonic() - 10.0, 10)  # 10 s ago, at 10 episodes
+    lines.update(30, 100, "return 4.2")
+    assert lines.line(60.0) == ("job: 30/100 episodes (30%), 2 episodes/s, ETA 35 s, "
+                                "1 min 0 s so far, return 4.2")  # fmt: skip
     with ProgressLines("quiet job", enabled=False, every_s=0.01):
         time.sleep(0.05)
     assert capsys.readouterr().err == ""

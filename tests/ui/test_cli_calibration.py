@@ -47,7 +47,7 @@ def test_calibrate_writes_a_file_that_validate_cites(capsys, env):
     assert data["format"] == "aign.calibration/1" and data["scenario"]["name"] == "tinycal"
 
     code, out, _ = run(capsys, "validate", env["scenario"], env["design"], "--calibration",
-                       str(calib), "--quiet", "--executor", "local:1")  # fmt: skip
+                       str(calib), "--quiet", "--executor", "local:1", "--json")  # fmt: skip
     report = json.loads(out)
     assert code in (0, 3)
     assert report["calibration"]["reports"] == 5

@@ -46,9 +46,9 @@ def env(tmp_path, monkeypatch):
 def test_validate_prints_the_report_as_json_and_can_write_it(capsys, env):
     out_file = env["tmp"] / "report.json"
     code, out, err = run(capsys, "validate", env["scenario"], env["design"], "--out",
-                         str(out_file), "--quiet")  # fmt: skip
+                         str(out_file), "--quiet", "--json")  # fmt: skip
     report = json.loads(out)
-    assert code == 0 and err == ""
+    assert code == 0 and err.startswith(f"wrote {out_file}\nvalidation of design ")
     assert report["verdict"]["passed"] is True and report["runs"] == 5
     assert set(report) >= {"utility", "improvement", "constraints", "rate_p5_bps", "signature"}
     assert json.loads(out_file.read_text()) == report

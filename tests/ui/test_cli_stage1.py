@@ -22,6 +22,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
             "--out",
             str(data),
             "--quiet",
+            "--json",
         )
         assert code == 0 and json.loads(out)["collected"] == 4
     # a second identical run finds everything done
@@ -39,6 +40,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
         "--out",
         str(data),
         "--quiet",
+        "--json",
     )
     assert json.loads(out) == {
         "dataset": str(data),
@@ -47,7 +49,7 @@ def test_collect_info_train_and_simulate_with_the_agents(capsys, tmp_path):
         "collected": 0,
         "executor": "local",
     }
-    code, out, _ = run(capsys, "dataset", "info", str(data))
+    code, out, _ = run(capsys, "dataset", "info", str(data), "--json")
     info = json.loads(out)
     assert code == 0 and info["episodes"] == 8 and info["sources"] == {"random": 4, "coordinate": 4}
 
@@ -124,13 +126,50 @@ def test_bad_dataset_and_policy_are_clear_errors(capsys, tmp_path):
 def test_collect_imposes_drawn_limits_and_refuses_an_unknown_constraint(capsys, tmp_path):
     data = tmp_path / "budget"
     common = ["collect", "--scenario", "paper-20", "--policy", "coordinate", "--episodes", "3",
-              "--batch", "3", "--horizon", "4", "--quiet"]  # fmt: skip
+              "--batch", "3", "--horizon", "4", "--quiet", "--json"]  # fmt: skip
     code, out, _ = run(capsys, *common, "--out", str(data), "--impose", "budget=0.5-0.6")
     assert code == 0 and json.loads(out)["collected"] == 3
-    info = json.loads(run(capsys, "dataset", "info", str(data))[1])
+    info = json.loads(run(capsys, "dataset", "info", str(data), "--json")[1])
     budget = info["constraints"]["max_total_power_mw"]
     assert budget["episodes"] == 3 and budget["satisfied_share"] == 1.0  # the expert keeps it
     assert set(info["constraints"]) == {"max_total_power_mw"}
     code, _, err = run(capsys, *common, "--out", str(tmp_path / "bad"), "--impose", "power")
     assert code == 1 and "aign collect: error: --impose: unknown constraint 'power'" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_training_off_a_terminal_prints_steps_rate_eta_and_the_latest_figure(
+    capsys, tmp_path, monkeypatch
+):
+    """``train sac`` and ``train bcq`` with a tiny budget, stderr not a terminal (captured):
+    periodic lines say steps done/total, the rate and the time left; the last line where
+    the job ended, with its latest return (SAC) or losses (BCQ)."""
+    import re
+
+    monkeypatch.setenv("AIGN_PROGRESS_EVERY_S", "0.05")
+    counted = r": (\d+)/(\d+) steps \(\d+%\), [\d.,]+ steps/s, ETA \d+ (s|min \d+ s), "
+    code, _, err = run(capsys, "train", "sac", "--scenario", "paper-fig3", "--steps", "3000",
+                       "--checkpoint-every", "0", "--out", str(tmp_path / "sac"))  # fmt: skip
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert lines[0] == "aign train sac: started (a line every 0 s)"
+    steps = [m for m in (re.match("aign train sac" + counted, x) for x in lines) if m]
+    assert steps, err  # at least one line during the steps
+    assert all(m[2] == "3000" and 0 < int(m[1]) <= 3000 for m in steps)
+    assert re.fullmatch(r"aign train sac: finished after \d+ s: 3000/3000 steps, [\d.,]+ "
+                        r"steps/s, mean episode return -?[\d.]+ \(last \d+ episodes\)",
+                        lines[-1]), lines[-1]  # fmt: skip
+
+    data = tmp_path / "data"
+    assert run(capsys, "collect", "--scenario", "paper-fig3", "--policy", "coordinate",
+               "--episodes", "4", "--batch", "4", "--out", str(data), "--quiet")[0] == 0
+    code, _, err = run(capsys, "train", "bcq", "--data", str(data), "--steps", "40",
+                       "--out", str(tmp_path / "bcq"))  # fmt: skip
+    assert code == 0
+    lines = err.strip().splitlines()
+    steps = [m for m in (re.match("aign train bcq" + counted, x) for x in lines) if m]
+    assert steps and all(m[2] == "40" for m in steps), err
+    done = [int(m[1]) for m in steps]
+    assert done == sorted(done)  # it moves on
+    assert re.fullmatch(r"aign train bcq: finished after \d+ s: 40/40 steps, [\d.,]+ steps/s, "
+                        r"epoch 1 losses: .*critic -?[\d.e+-]+.*", lines[-1]), lines[-1]

@@ -80,24 +80,50 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
+def _rate(per_s: float) -> str:
+    """``4,560``, ``23.3``, ``0.052``: a rate for a log line."""
+    return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
+
+
 class ProgressLines:
     """Progress for a long job whose stderr is not a terminal: one line every ``every_s``
-    seconds (what runs, how far when known, the time so far) and one when it ends, so a log
-    shows the job is alive. A no-op when stderr is a terminal (a progress bar shows there)
+    seconds and one when it ends, so a log shows the job is alive. A line says what runs,
+    how far when known (``done/total`` in ``unit``, the rate and the time left at that
+    rate, as tqdm's bar shows them on a terminal), the time so far and the job's latest
+    note (a loss, a return). A no-op when stderr is a terminal (a progress bar shows there)
     or when ``enabled`` is false (``--quiet``)."""
 
-    def __init__(self, what: str, enabled: bool = True, every_s: float | None = None):
-        self.what = what
+    def __init__(self, what: str, enabled: bool = True, every_s: float | None = None,
+                 unit: str = "steps"):  # fmt: skip
+        self.what, self.unit = what, unit
         env = os.environ.get("AIGN_PROGRESS_EVERY_S")
         self.every_s = float(every_s or (env and float(env)) or PROGRESS_EVERY_S)
         self.active = enabled and not sys.stderr.isatty()
         self.done: float | None = None
         self.total: float | None = None
         self.note = ""
+        self._first: tuple[float, float] | None = None  # (time, done) of the first count
 
     def update(self, done: float, total: float | None = None, note: str = "") -> None:
         """Record how far the job got (a step count of ``total``, or a fraction)."""
+        import time
+
         self.done, self.total, self.note = done, total, note
+        if self._first is None and total and done > 0:
+            self._first = (time.monotonic(), done)
+
+    def rate(self) -> float | None:
+        """Units per second since the first count (the start-up before it, loading data or
+        building environments, is not the job's pace), ``None`` before there is one."""
+        import time
+
+        if self._first is None or self.done is None:
+            return None
+        t0, done0 = self._first
+        seconds = time.monotonic() - t0
+        if self.done > done0 and seconds > 0:
+            return (self.done - done0) / seconds
+        return None
 
     def fraction(self, frac: float) -> None:
         self.update(frac, None)
@@ -105,7 +131,12 @@ class ProgressLines:
     def line(self, elapsed_s: float) -> str:
         where = ""
         if self.done is not None and self.total:
-            where = f"{int(self.done)}/{int(self.total)} ({self.done / self.total:.0%}), "
+            share = f"{self.done / self.total:.0%}"
+            where = f"{int(self.done)}/{int(self.total)} {self.unit} ({share}), "
+            rate = self.rate()
+            if rate:
+                left = max(self.total - self.done, 0) / rate
+                where += f"{_rate(rate)} {self.unit}/s, ETA {format_duration(left)}, "
         elif self.done is not None:
             where = f"{self.done:.0%}, "
         note = f", {self.note}" if self.note else ""
@@ -138,8 +169,15 @@ class ProgressLines:
         self._stop.set()
         self._thread.join()
         how = "finished" if exc_type is None else "stopped"
-        print(f"{self.what}: {how} after {format_duration(time.monotonic() - self._start)}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        elapsed = time.monotonic() - self._start
+        last = ""  # where it got: the count, the mean rate, the last note
+        if self.done is not None and self.total:
+            last = f": {int(self.done)}/{int(self.total)} {self.unit}"
+            rate = self.rate()
+            last += f", {_rate(rate)} {self.unit}/s" if rate else ""
+            last += f", {self.note}" if self.note else ""
+        print(f"{self.what}: {how} after {format_duration(elapsed)}{last}", file=sys.stderr,
+              flush=True)  # fmt: skip
 
 
 def user_counts(text: str | None) -> list[int] | None:

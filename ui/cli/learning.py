@@ -35,7 +35,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
                 seed=args.seed, n_envs=args.n_envs, checkpoint_every=args.checkpoint_every,
                 environment_seed=args.environment_seed, noise_jitter_db=args.noise_jitter_db,
                 price_jitter=args.price_jitter, progress=progress,
-            )
+            ),
+            report=lines.update,
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller sac:{out} or --policy sac:{out}")
     elif args.algo == "bcq":
@@ -46,7 +47,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
         quiet_learning_logs()
         out = train_bcq(
             BCQArgs(data=args.data[0], out=args.out, steps=args.steps or 10_000, seed=args.seed,
-                    progress=progress)
+                    progress=progress),
+            report=lines.update,
         )  # fmt: skip
         print(f"wrote {out}: use it as --controller bcq:{out}")
     elif args.algo == "diffusion":
@@ -80,7 +82,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         noise_jitter_db=args.noise_jitter_db, price_jitter=args.price_jitter,
     )  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet) as lines:
+        with ProgressLines(f"aign collect {args.policy}", enabled=not args.quiet,
+                           unit="episodes") as lines:  # fmt: skip
             report = collect(spec, progress=lambda done, total: lines.update(done, total),
                              executor=args.executor)  # fmt: skip
     else:
@@ -93,8 +96,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 bar.update(task, completed=done, total=total)
 
             report = collect(spec, progress=update, executor=args.executor)
-    print_json(report)
+    # stdout holds the summary, or with --json only the report (the summary goes to stderr)
+    print(collect_summary(report), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print_json(report)
     return 0
+
+
+def collect_summary(report: dict) -> str:
+    """What a collection did, for people."""
+    stored = report["already_stored"]
+    before = (f"; {stored} were stored already (the command resumes)" if stored else "")
+    return (f"collected {report['collected']} episodes of {report['source']} into "
+            f"{report['dataset']}{before} (executor {report['executor']}); "
+            f"aign dataset info {report['dataset']} summarizes the dataset")  # fmt: skip
 
 
 def _load_dataset(path: str):
@@ -107,8 +122,54 @@ def _load_dataset(path: str):
 
 
 def cmd_dataset_info(args: argparse.Namespace) -> int:
-    print_json(finite(_load_dataset(args.dataset).info()))
+    """A summary of the dataset on stdout; the full info JSON (quantiles, coverage histograms)
+    with ``--json`` (the summary then goes to stderr) or ``--out``."""
+    from twin.core import write_json_atomic
+
+    info = finite(_load_dataset(args.dataset).info())
+    if args.out:
+        write_json_atomic(args.out, info)
+    text = dataset_summary(info) + (f"\nwrote {args.out}" if args.out else "")
+    print(text, file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print_json(info)
     return 0
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+
+def dataset_summary(info: dict) -> str:
+    """``aign dataset info`` for people: size, sources, quality, constraints, coverage."""
+    q, cov = info["quality"], info["coverage"]
+    per_user = info.get("formulation") == "per-user"
+    size = (f"{info['episodes']} episodes ({info['user_episodes']} user episodes), "
+            if per_user else f"{info['episodes']} episodes, ")
+    lines = [
+        f"dataset {info['path']} ({info['format']}, "
+        f"{'per-user' if per_user else 'joint, up to ' + str(info['max_users']) + ' users'})",
+        f"  size: {size}{info['transitions']} transitions, horizon {info['horizon']}",
+        f"  scenarios: {_counts(info['scenarios'])}",
+        f"  sources: {_counts(info['sources'])}",
+        f"  user counts: {_counts(info['user_counts'])}",
+        f"  mean return {q['mean_return']:.4g}, mean final utility "
+        f"{q['mean_final_utility']:.4g}, feasible {q['feasible_share']:.0%}",
+    ]
+    for name, block in (info.get("constraints") or {}).items():
+        lo, hi = block["limit_range"]
+        lines.append(f"  imposed {name}: {block['episodes']} episodes, limits {lo:.4g} to "
+                     f"{hi:.4g}, met in {block['satisfied_share']:.0%}")  # fmt: skip
+    names = {"distinct_share": "distinct state-action pairs",
+             "state_action_cells_visited_share": "state-action cells visited",
+             "power_levels_visited_share": "power levels visited",
+             "off_share": "user-steps off"}  # fmt: skip
+    shares = [f"{names.get(k, k)} {v:.1%}" for k, v in cov.items()
+              if k.endswith("_share") and isinstance(v, float)]  # fmt: skip
+    if shares:
+        lines.append("  coverage: " + ", ".join(shares))
+    lines.append("  (the full figures: --json, or --out FILE)")
+    return "\n".join(lines)
 
 
 def cmd_dataset_export(args: argparse.Namespace) -> int:
@@ -212,12 +273,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     col.add_argument("--out", required=True, metavar="DATASET")
     col.add_argument("--quiet", action="store_true")
+    col.add_argument("--json", action="store_true",
+                     help="print the report JSON on stdout (the summary goes to stderr)")
     col.set_defaults(func=cmd_collect)
 
     ds = sub.add_parser("dataset", help="inspect a trajectory dataset")
     dsub = ds.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     info = dsub.add_parser("info", help="size, quality, coverage and label distributions")
     info.add_argument("dataset", metavar="DATASET")
+    info.add_argument("--out", metavar="FILE", help="write the info JSON to FILE")
+    info.add_argument("--json", action="store_true",
+                      help="print the info JSON on stdout (the summary goes to stderr)")
     info.set_defaults(func=cmd_dataset_info)
     export = dsub.add_parser("export", help="write a per-user dataset in another format")
     export.add_argument("dataset", metavar="DATASET")

@@ -1,8 +1,10 @@
 """``aign validate | deploy | deployments | rollback``: designs reach the network only here.
 
 Each handler wires
-:class:`twin.rollout.deployment.Operations` to the terminal: JSON on stdout (``--summary`` for a
-readable text instead), notes about recovered operations on stderr, errors as
+:class:`twin.rollout.deployment.Operations` to the terminal: ``validate`` prints a readable
+summary (``--json`` for the report, ``--out`` writes it); ``deploy``, ``deployments`` and
+``rollback`` print JSON on stdout (``--summary`` for a readable text instead); notes about
+recovered operations on stderr, errors as
 :class:`twin.core.errors.AignError` (printed by :func:`ui.cli.main`, exit 1).
 
 Exit codes: 0 the command did what it was asked (validation passed, design kept or already
@@ -166,9 +168,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from twin.core import write_json_atomic
 
         write_json_atomic(args.out, report)
-    if args.summary:
-        print(validation_summary(report, str(ops.log.path)))
-    else:
+    # stdout holds the summary, or with --json only the report (the summary goes to stderr)
+    where = f"wrote {args.out}\n" if args.out else ""
+    print(where + validation_summary(report, str(ops.log.path)),
+          file=sys.stderr if args.json else sys.stdout)  # fmt: skip
+    if args.json:
         print_json(report)
     return 0 if report["verdict"]["passed"] else EXIT_NOT_ACCEPTED
 
@@ -383,7 +387,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="predict on the twin recalibrated from channel reports (aign calibrate --out)",
     )
-    val.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    val.add_argument("--json", action="store_true",
+                     help="print the report JSON on stdout (the summary goes to stderr)")
+    val.add_argument("--summary", action="store_true",
+                     help="the readable summary (the default; kept for older scripts)")
     val.add_argument("--quiet", action="store_true", help="no progress bar")
     val.set_defaults(func=cmd_validate)
 

@@ -124,10 +124,34 @@ def controller_design(instance, spec: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Metrics of each design in the file: one line each on stdout; the full metrics JSON
+    (per-user SINR and rate) with ``--json`` (the summary then goes to stderr) or ``--out``."""
     from twin.api import evaluate_designs
+    from twin.core import write_json_atomic
 
-    print_json(finite(evaluate_designs(args.instance, args.design)))
+    data = finite(evaluate_designs(args.instance, args.design))
+    if args.out:
+        write_json_atomic(args.out, data)
+    lines = [f"wrote {args.out}" if args.out else None]
+    lines += [evaluation_line(d) for d in data["designs"]]
+    if not (args.out or args.json):
+        lines.append("per-user SINR and rates: --json prints them, --out FILE writes them")
+    print("\n".join(x for x in lines if x), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print_json(data)
     return 0
+
+
+def evaluation_line(metrics: dict[str, Any]) -> str:
+    """One evaluated design for people: utility, power, lowest rate, constraints."""
+    rates = metrics.get("rate_bps") or []
+    lowest = f", lowest user rate {min(rates) / 1e3:.4g} kb/s" if rates else ""
+    match = {True: "", False: " (WARNING: made for another instance)", None: ""}
+    return (f"{metrics['source']}: utility {metrics['utility']:.6g}, total "
+            f"{metrics['total_power_mw']:.4g} mW{lowest}, "
+            + ("meets every constraint" if metrics["feasible"]
+               else "INFEASIBLE (breaks a constraint)")
+            + match[metrics.get("instance_matches")])  # fmt: skip
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -171,7 +195,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweep: {len(cells)} runs ({len(cells) // spec.seeds} settings x {seeds}) "
           f"on {args.executor}", file=sys.stderr)  # fmt: skip
     if args.quiet or not sys.stderr.isatty():
-        with ProgressLines("aign sweep", enabled=not args.quiet) as lines:
+        with ProgressLines("aign sweep", enabled=not args.quiet, unit="runs") as lines:
             report = run_sweep(spec, args.out, executor=args.executor, fmt=args.format,
                                progress=lines.update)  # fmt: skip
     else:
@@ -240,9 +264,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="print the design JSON on stdout (the summary goes to stderr)")
     solve.set_defaults(func=cmd_solve)
 
-    ev = sub.add_parser("evaluate", help="metrics of a design on an instance (JSON)")
+    ev = sub.add_parser("evaluate", help="metrics of a design on an instance")
     ev.add_argument("instance", metavar="INSTANCE")
     ev.add_argument("design", metavar="DESIGN")
+    ev.add_argument("--out", metavar="FILE", help="write the metrics JSON to FILE")
+    ev.add_argument("--json", action="store_true",
+                    help="print the metrics JSON on stdout (the summary goes to stderr)")
     ev.set_defaults(func=cmd_evaluate)
 
     cal = sub.add_parser(

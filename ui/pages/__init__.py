@@ -17,6 +17,9 @@ log = logging.getLogger("aign.ui")
 # shown as its name instead (create_app registers them).
 _HIDDEN_PATHS: dict[str, str] = {}
 MAX_MESSAGE_CHARS = 2000  # a message longer than this is cut (an error can quote input)
+# How often a page asks about its running job (ms): Dash's default, a second, left the bar
+# at 0 through jobs of a second or two and moved it in jumps.
+PROGRESS_POLL_MS = 250
 
 
 def hide_path(path: str | os.PathLike, shown_as: str) -> None:

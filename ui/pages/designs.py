@@ -14,13 +14,14 @@ from dash import Input, Output, State, dash_table, dcc, html, no_update
 
 from twin.core import AignError, NotValidatedError, StaleValidationError, parse_json
 from ui import figures, services, session
-from ui.pages import field, message, unexpected, upload
+from ui.pages import PROGRESS_POLL_MS, field, message, unexpected, upload
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 PAGE_SIZE = 10  # table rows per page
 COLUMNS = (
     ("label", "design"),
     ("sources", "made by"),
+    ("time_ms", "time (ms)"),
     ("utility", "U at t = 0"),
     ("gap_pct", "gap to reference (%)"),
     ("total_power_mw", "total power (mW)"),
@@ -177,13 +178,15 @@ def generate_job(
 def generated_message(result: dict) -> Any:
     """What a generation made: distinct designs, the best one, warnings."""
     rows = result["designs"]
-    made = sum(len(e["sources"]) for e in rows) - 1  # the reference is not generated
+    made = result.get("generated", sum(len(e["sources"]) for e in rows) - 1)
     best = session.entry_by_id(result, result["selected"]) or rows[0]
     utility = best["design"]["predicted"]["utility"]
     text = (f"{len(rows) - 1} distinct designs (of {made} generated) for {result['scenario']}; "
             f"best: {session.entry_title(best)}, U = {utility:.6g} at t = 0 (selected)")
     if not best["design"]["predicted"].get("feasible"):
         text += "; no design meets the scenario's constraints"
+    for note in result.get("notes") or []:
+        text += f"\n{note}"
     if result.get("warnings"):
         return message(text + "\nwarnings: " + "; ".join(result["warnings"]), "warning")
     return message(text, "ok")
@@ -232,8 +235,10 @@ def design_table(designs: dict | None, scenario_data: dict | None, pick: dict | 
     caption = html.P(
         f"Scenario {current['scenario']}: the reference ({current['designs'][0]['sources'][0]}, "
         f"U = {reference:.6g}) first, then {len(rows) - 1} distinct designs, best first "
-        "(feasible before infeasible, then by utility). U at t = 0 is the utility on the "
-        "network's snapshot at t = 0; a validation measures the mean over time on the twin.",
+        "(feasible before infeasible, then by utility). Time is the wall time of the method "
+        "that made the design (the planner's K candidates share one run). U at t = 0 is the "
+        "utility on the network's snapshot at t = 0; a validation measures the mean over time "
+        "on the twin.",
         className="caption",
     )  # fmt: skip
     return caption, rows, selected
@@ -430,6 +435,7 @@ def register(app, app_ctx) -> None:
         + [(Output("ds-job", "data"), "generation", None)],
         progress=progress,
         progress_default=[None, "100"],
+        interval=PROGRESS_POLL_MS,
         cancel=cancel,
         prevent_initial_call=True,
     )
@@ -489,6 +495,7 @@ def register(app, app_ctx) -> None:
         + [(Output("ds-job", "data"), "validation", None)],
         progress=progress,
         progress_default=[None, "100"],
+        interval=PROGRESS_POLL_MS,
         cancel=cancel,
         prevent_initial_call=True,
     )

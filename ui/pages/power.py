@@ -17,7 +17,8 @@ def layout(app_ctx) -> html.Div:
             html.Div(
                 [
                     html.Label("twin run (from the What-if page)", htmlFor="pw-run"),
-                    dcc.Dropdown(id="pw-run", options=[], placeholder="no runs yet"),
+                    dcc.Dropdown(id="pw-run", options=[], placeholder="no runs yet",
+                                 clearable=False),  # fmt: skip
                     dcc.Graph(id="pw-run-graph"),
                 ],
                 className="card",
@@ -25,7 +26,8 @@ def layout(app_ctx) -> html.Div:
             html.Div(
                 [
                     html.Label("design (from the Designs page)", htmlFor="pw-design"),
-                    dcc.Dropdown(id="pw-design", options=[], placeholder="no designs yet"),
+                    dcc.Dropdown(id="pw-design", options=[], placeholder="no designs yet",
+                                 clearable=False),  # fmt: skip
                     html.Div(
                         [
                             html.Div(dcc.Graph(id="pw-plan-graph"), className="col"),

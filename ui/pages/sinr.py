@@ -85,6 +85,17 @@ def options_and_choice(designs: dict | None, scenario_data: dict | None, choice:
     return options, (choice if choice in values else TOP_LEVEL)
 
 
+def options_and_design(designs: dict | None, scenario_data: dict | None, choice: str | None):
+    """The right-hand side: like :func:`options_and_choice`, but when designs exist and it
+    shows no design of theirs, the selected (else the best) one, so the two maps compare
+    the top level with the design at hand instead of showing one map twice."""
+    options, kept = options_and_choice(designs, scenario_data, choice)
+    current = session.designs_for(designs, session.key_of(scenario_data))
+    if current is None or kept != TOP_LEVEL:
+        return options, kept
+    return options, session.picked_id(current, None) or TOP_LEVEL
+
+
 def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | None,
                 threshold_db: float | None, grid: int | None):  # fmt: skip
     try:
@@ -114,14 +125,14 @@ def sinr_figure(scenario_data: dict | None, designs: dict | None, choice: str | 
 
 
 def register(app, app_ctx) -> None:
-    for suffix in ("a", "b"):
+    for suffix, choose in (("a", options_and_choice), ("b", options_and_design)):
         app.callback(
             Output(f"sinr-design-{suffix}", "options"),
             Output(f"sinr-design-{suffix}", "value"),
             Input("designs-store", "data"),
             Input("scenario-store", "data"),
             State(f"sinr-design-{suffix}", "value"),
-        )(options_and_choice)
+        )(choose)
         app.callback(
             Output(f"sinr-graph-{suffix}", "figure"),
             Input("scenario-store", "data"),

@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from twin.core import AignError
 from twin.sim import KpiLog
 from ui import figures, services, session
-from ui.pages import field, message, unexpected
+from ui.pages import PROGRESS_POLL_MS, field, message, unexpected
 
 CONTROLLERS = ("scenario's own", "coordinate", "wmmse", "fpc", "max", "fixed:20", "random")
 KPIS = ("utility", "sum_rate_bps", "total_power_mw", "rate_bps_p5", "rate_bps_p50",
@@ -238,6 +238,7 @@ def register(app, app_ctx) -> None:
         ],
         progress=[Output("wi-progress", "value"), Output("wi-progress", "max")],
         progress_default=[None, "100"],  # no value: an indeterminate bar until the first step
+        interval=PROGRESS_POLL_MS,
         cancel=[Input("wi-cancel", "n_clicks"), Input("scenario-key", "data")],
         prevent_initial_call=True,
     )

@@ -1,0 +1,86 @@
+"""Commands print a summary for people on stdout; JSON only with ``--json`` (on stdout, the
+summary then on stderr) or ``--out`` (the full JSON in a file): validate, collect,
+dataset info, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ui.cli_run import run
+
+
+def _not_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+@pytest.fixture
+def fig3(capsys, tmp_path, monkeypatch):
+    """An instance of paper-fig3 and its exhaustive design, in a data directory of its own."""
+    monkeypatch.setenv("AIGN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AIGN_ELEMENT_FAULTS", raising=False)
+    inst, design = tmp_path / "inst.json", tmp_path / "design.json"
+    assert run(capsys, "instance", "paper-fig3", "--out", str(inst))[0] == 0
+    assert run(capsys, "solve", str(inst), "--method", "exhaustive", "--out", str(design))[0] == 0
+    return {"inst": str(inst), "design": str(design), "tmp": tmp_path}
+
+
+def test_evaluate_prints_a_line_per_design_and_json_on_request(capsys, fig3):
+    code, out, err = run(capsys, "evaluate", fig3["inst"], fig3["design"])
+    assert code == 0 and err == "" and _not_json(out)
+    first = out.splitlines()[0]
+    assert first.startswith("exhaustive: utility 24.0922, total 59 mW, lowest user rate ")
+    assert first.endswith("meets every constraint")
+    code, out, err = run(capsys, "evaluate", fig3["inst"], fig3["design"], "--json")
+    data = json.loads(out)
+    assert code == 0 and data["designs"][0]["utility"] == pytest.approx(24.0922, abs=1e-4)
+    assert err.startswith("exhaustive: utility 24.0922")  # the summary moved to stderr
+    written = fig3["tmp"] / "metrics.json"
+    code, out, _ = run(capsys, "evaluate", fig3["inst"], fig3["design"], "--out", str(written))
+    assert code == 0 and out.startswith(f"wrote {written}\n") and _not_json(out)
+    assert json.loads(written.read_text()) == data
+
+
+def test_validate_prints_its_summary_and_the_report_on_request(capsys, fig3):
+    args = ["validate", "paper-fig3", fig3["design"], "--runs", "10", "--quiet"]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and _not_json(out)
+    assert out.startswith("validation of design ") and "on paper-fig3: PASSED" in out
+    assert "improvement (paired):" in out and "gates:" in out
+    report_file = fig3["tmp"] / "report.json"
+    code, out, err = run(capsys, *args, "--json", "--out", str(report_file))
+    report = json.loads(out)
+    assert code == 0 and report["verdict"]["passed"] is True and report["runs"] == 10
+    assert "on paper-fig3: PASSED" in err
+    assert json.loads(report_file.read_text()) == report
+
+
+def test_collect_and_dataset_info_print_summaries_and_json_on_request(capsys, tmp_path):
+    data = tmp_path / "data"
+    common = ["collect", "--scenario", "paper-fig3", "--policy", "coordinate", "--episodes",
+              "2", "--batch", "2", "--out", str(data), "--quiet"]  # fmt: skip
+    code, out, _ = run(capsys, *common)
+    assert code == 0 and _not_json(out)
+    assert out.startswith(f"collected 2 episodes of coordinate into {data} (executor local)")
+    code, out, _ = run(capsys, *common[:6], "4", *common[7:], "--json")  # 2 more
+    report = json.loads(out)
+    assert report["collected"] == 2 and report["already_stored"] == 2
+
+    code, out, err = run(capsys, "dataset", "info", str(data))
+    assert code == 0 and err == "" and _not_json(out)
+    lines = out.splitlines()
+    assert lines[0] == f"dataset {data} (aign.user-trajectories/1, per-user)"
+    assert "  size: 4 episodes (8 user episodes), " in out
+    assert "  sources: coordinate: 4" in lines
+    code, out, err = run(capsys, "dataset", "info", str(data), "--json")
+    info = json.loads(out)
+    assert info["episodes"] == 4 and info["sources"] == {"coordinate": 4}
+    assert err.startswith(f"dataset {data} ")
+    written = tmp_path / "info.json"
+    code, out, _ = run(capsys, "dataset", "info", str(data), "--out", str(written))
+    assert out.rstrip().endswith(f"wrote {written}") and json.loads(written.read_text()) == info
