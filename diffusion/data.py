@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,6 +47,28 @@ class DesignData:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def best_only(self) -> DesignData:
+        """Only the best episode of each instance (return share 1) and the episodes alone on
+        theirs: what several explorers found, filtered to what the planner should copy.
+
+        Return-conditioned sampling (target 1) is the paper's way to the same end; measured
+        here, where two explorers' designs for one instance differ, the denoiser conditioned
+        on the return still lands between them, and filtering does better
+        (benchmarks/RESULTS.md, "The planner on SAC data"). After the filter every return
+        label would read 1 and only tell which episodes had a rival, so it is dropped: the
+        model learns no return goal and the planner asks for none."""
+        kept = [replace(e, goal=_without_return(e.goal)) for e in self.examples
+                if e.goal[0] == 0 or e.goal[1] >= 1.0 - 1e-6]  # fmt: skip
+        provenance = {**self.provenance, "examples": len(kept), "best_only": True,
+                      "episodes_read": len(self.examples)}  # fmt: skip
+        return DesignData(kept, provenance)
+
+
+def _without_return(goal: np.ndarray) -> np.ndarray:
+    out = goal.copy()
+    out[0:2] = 0.0
+    return out
 
 
 def _goal(instance: ProblemInstance, share: float | None) -> np.ndarray:

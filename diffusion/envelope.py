@@ -1,8 +1,8 @@
 """What the model was trained on, so that a plan outside it says so.
 
 The envelope holds, for every static graph feature, the range that 99% of the training
-users fell in (the 0.5th and 99.5th percentiles), the user counts, and for each constraint
-goal the range of limits seen. At planning time :meth:`Envelope.check` compares the
+users fell in (the 0.5th and 99.5th percentiles), the user counts, and for each goal the
+range of values seen (``None``: never given; for ``return``, the planner then asks for none). At planning time :meth:`Envelope.check` compares the
 instance with it: a feature where more than :data:`OUTSIDE_SHARE` of the users fall outside
 the trained range, a user count beyond the trained ones, or a limit outside the trained
 range each give a warning with the numbers. It is a signal from the data the model saw, not
@@ -29,7 +29,7 @@ class Envelope:
 
     features: dict[str, list[float]]  # name -> [low, high]
     users: list[int]  # [fewest, most] users of a training instance
-    goals: dict[str, list[float] | None]  # constraint group -> [low, high] of its value
+    goals: dict[str, list[float] | None]  # goal group -> [low, high] of its value, or None
 
     @classmethod
     def of(cls, graphs: Sequence[DesignGraph], goals: Sequence[np.ndarray]) -> Envelope:
@@ -38,7 +38,7 @@ class Envelope:
         counts = [g.n_users for g in graphs]
         goal_ranges: dict[str, list[float] | None] = {}
         stacked = np.stack(goals) if len(goals) else np.zeros((0, 2 * len(GOAL_GROUPS)))
-        for k, name in enumerate(GOAL_GROUPS[1:], start=1):
+        for k, name in enumerate(GOAL_GROUPS):  # "return" too: whether the model learned one
             given = stacked[stacked[:, 2 * k] > 0, 2 * k + 1]
             goal_ranges[name] = [float(given.min()), float(given.max())] if given.size else None
         ranges = zip(STATIC_FEATURES, lo, hi, strict=True)

@@ -175,7 +175,9 @@ class Planner:
         started = time.perf_counter()
         k = default_candidates(n, instance.n_bs) if s.candidates is None else s.candidates
         graph = design_graph(instance, self.model.neighbours)
-        goal = goal_vector(instance, s.target_return)
+        # A model trained without return labels (--best-only) is not asked for a return.
+        learned_return = self.model.envelope.goals.get("return") is not None
+        goal = goal_vector(instance, s.target_return if learned_return else None)
         with torch_threads(s.threads):
             sampled = sample_designs(self.model.denoiser, self.model.scheduler, graph, goal, k,
                                      s.steps, s.guidance_weight, s.compose, s.seed)  # fmt: skip

@@ -57,6 +57,7 @@ class TrainArgs:
     train_timesteps: int = 100  # diffusion steps T of the cosine schedule
     seed: int = 0  # initialization, batches and noise
     checkpoint_every: int = 0  # also save checkpoints/step-N every N steps (0: final only)
+    best_only: bool = False  # learn only each instance's best episode (DesignData.best_only)
     threads: int | None = 1  # torch CPU threads
     progress: bool = False  # show a tqdm progress bar
     extra: dict = field(default_factory=dict)  # free-form provenance stored in config.json
@@ -153,6 +154,8 @@ def train_diffusion(
 def _train(args: TrainArgs, progress, data: DesignData | None) -> TrainReport:
     started = time.perf_counter()
     data = data or load_design_data(args.data)
+    if args.best_only:
+        data = data.best_only()
     items = [_prepare(e, args.neighbours) for e in data.examples]
     try:
         config = DenoiserConfig(goal_dim=GOAL_DIM, hidden=args.hidden, layers=args.layers,

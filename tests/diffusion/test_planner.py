@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from diffusion import PlannerController, default_candidates, diffusion_controller
+from diffusion import (
+    PlannerController,
+    TrainArgs,
+    default_candidates,
+    diffusion_controller,
+    load_planner,
+    train_diffusion,
+)
 from tests.diffusion.conftest import FIG3_OPTIMUM_MW, FIG3_OPTIMUM_UTILITY, small_instances
 from twin.api import snapshot_instance
 from twin.controllers import Controller, Observation
@@ -137,3 +144,31 @@ def test_the_planner_is_a_controller_on_the_twin(tiny_model):
 def test_bad_controller_specs_are_refused(tiny_model, spec, message):
     with pytest.raises(AignError, match=message):
         diffusion_controller(spec.format(m=tiny_model))
+
+
+def test_a_model_that_learned_no_return_is_not_asked_for_one(
+    small_data, tiny_model, tmp_path, monkeypatch
+):
+    # --best-only drops the return labels (every kept one reads 1); the planner then samples
+    # without a return goal, so the target return changes nothing. The tiny model learned
+    # one, and is asked for it.
+    out = tmp_path / "best-only"
+    train_diffusion(TrainArgs(data=[], out=str(out), steps=60, hidden=16, layers=1,
+                              step_hidden=16, best_only=True), data=small_data)  # fmt: skip
+    import diffusion.planner as planner_module
+
+    goals = []
+    sample = planner_module.sample_designs
+    monkeypatch.setattr(planner_module, "sample_designs",
+                        lambda model, sched, graph, goal, *a: goals.append(goal) or
+                        sample(model, sched, graph, goal, *a))  # fmt: skip
+    instance = small_instances(1, seed=5)[0]
+    for folder, learned in ((out, False), (tiny_model, True)):
+        planner = load_planner(folder, candidates=4, recover_actions=False)
+        assert (planner.model.envelope.goals["return"] is not None) == learned
+        high = planner.plan(instance, target_return=1.0).designs_mw
+        low = planner.plan(instance, target_return=0.5).designs_mw
+        assert [g[0] for g in goals[-2:]] == [float(learned)] * 2
+        assert [g[1] for g in goals[-2:]] == ([1.0, 0.5] if learned else [0.0, 0.0])
+        if not learned:
+            assert np.array_equal(high, low)

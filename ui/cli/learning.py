@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
             raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
         report = train_diffusion(
             TrainArgs(data=args.data, out=args.out, steps=args.steps or TrainArgs.steps,
-                      seed=args.seed, progress=progress),
+                      seed=args.seed, best_only=args.best_only, progress=progress),
             progress=lambda step, total, loss: lines.update(step, total, f"loss {loss:.4g}"),
         )  # fmt: skip
         print(
@@ -227,6 +227,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--n-envs", type=int, default=1,
                        help="sac: parallel environments (per-user: instance groups)")  # fmt: skip
     train.add_argument("--checkpoint-every", type=int, default=5000, help="sac: steps")
+    train.add_argument("--best-only", action="store_true",
+                       help="diffusion: learn only the best episode of each instance (where "
+                            "several policies were collected with one --seed)")  # fmt: skip
     train.add_argument("--environment-seed", type=int, default=0,
                        help="sac: the sampler's environment (shadowing fields)")  # fmt: skip
     train.add_argument("--noise-jitter-db", type=float, default=0.0,
