@@ -74,35 +74,58 @@ agents: setup
 	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \
 	done
 
-# The shipped planner (models/paper): per-user episodes of the coordinate-ascent expert on a
-# randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB, two
-# shadowing environments per network), constrained episodes (min-rate, budget) and paper-fig3,
-# then the graph denoiser on all of them. Seeded: the same command gives the same model on one
-# machine. About 20 minutes of collection and 12 of training on 2 cores (RESULTS.md,
-# "Planner on the interference graph").
+# The shipped planner (models/paper), built as the paper builds it: stage 1's SAC agents
+# explore a randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB,
+# two shadowing environments per network) and their per-user episodes, labelled with their
+# return (each episode against the best on its instance), constraints and environment
+# parameters, are what the graph denoiser learns from. Two explorers: the shipped per-user
+# SAC (models/sac, `make agents`) and one trained here on the whole family; the denoiser
+# learns the better of their two episodes on each instance (--best-only). The constrained
+# episodes (min-rate, budget) and paper-fig3 come from the coordinate-ascent expert: the
+# agents observe no constraint. `make model MODEL_SOURCE=expert` builds the measured
+# alternative in models/paper-expert: the expert on the family too. Seeded: the same command gives the same model
+# on one machine. About 15 minutes on 2 cores (RESULTS.md, "Planner on the interference graph").
+MODEL_SOURCE ?= sac
 MODEL_DATA := .model-data
 MODEL_FAMILY := paper-20:8,12,16,20,24,30:800 paper-50:30,40,50,60,70:800 \
 	paper-80:60,80,100,120,160:600 default:10,20,30,40,60:600 scale-1000x20:100,150,200,300:60
-MODEL_COLLECT := $(BIN)/aign collect --policy coordinate --horizon 12 --batch 64 --quiet
+MODEL_EXPLORER := paper-20*4,paper-50*2,paper-80,default*2,scale-1000x20@150
+MODEL_EXPERT := $(BIN)/aign collect --policy coordinate --horizon 12 --batch 64 --quiet
+ifeq ($(MODEL_SOURCE),expert)
+MODEL_POLICIES := coordinate
+MODEL_HORIZON := 12
+MODEL_OUT := models/paper-expert
+else
+MODEL_POLICIES := sac:models/sac sac:$(MODEL_DATA)/explorer
+MODEL_HORIZON := 16
+MODEL_OUT := models/paper
+endif
 model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
+	if [ "$(MODEL_SOURCE)" != expert ]; then \
+	  nice $(BIN)/aign train sac --scenario '$(MODEL_EXPLORER)' --price-jitter 2.5 \
+	    --noise-jitter-db 1.5 --steps 80000 --seed 0 --checkpoint-every 0 \
+	    --out $(MODEL_DATA)/explorer --quiet || exit 1; \
+	fi
 	for f in $(MODEL_FAMILY); do \
 	  s=$${f%%:*}; rest=$${f#*:}; u=$${rest%%:*}; n=$${rest##*:}; \
-	  for env in 1 2; do \
-	    nice $(MODEL_COLLECT) --scenario $$s --users $$u --episodes $$n --seed $$(( env * 100000 )) \
+	  for env in 1 2; do for p in $(MODEL_POLICIES); do \
+	    nice $(BIN)/aign collect --policy $$p --horizon $(MODEL_HORIZON) --batch 64 --quiet \
+	      --scenario $$s --users $$u --episodes $$n --seed $$(( env * 100000 )) \
 	      --environment-seed $$env --price-jitter 2.5 --noise-jitter-db 1.5 \
 	      --out $(MODEL_DATA)/$$s-env$$env || exit 1; \
-	  done; \
+	  done; done; \
 	done
 	for n in 20 50 80; do \
 	  for c in min-rate:1000 budget:2000; do \
-	    nice $(MODEL_COLLECT) --scenario paper-$$n --impose $${c%:*} --episodes 200 \
+	    nice $(MODEL_EXPERT) --scenario paper-$$n --impose $${c%:*} --episodes 200 \
 	      --seed $$(( $${c##*:} + n )) --out $(MODEL_DATA)/constrained-$$n || exit 1; \
 	  done; \
 	done
-	nice $(MODEL_COLLECT) --scenario paper-fig3 --episodes 192 --out $(MODEL_DATA)/fig3
-	nice $(BIN)/aign train diffusion $$(for d in $(MODEL_DATA)/*/; do echo --data $$d; done) \
-	  --steps 10000 --seed 0 --out models/paper --quiet
+	nice $(MODEL_EXPERT) --scenario paper-fig3 --episodes 192 --out $(MODEL_DATA)/fig3
+	nice $(BIN)/aign train diffusion $$(for d in $(MODEL_DATA)/*/; do \
+	  [ -f $$d/agent.json ] || echo --data $$d; done) \
+	  --best-only --steps 10000 --seed 0 --out $(MODEL_OUT) --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

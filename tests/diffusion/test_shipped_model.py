@@ -59,3 +59,22 @@ def test_the_model_records_how_it_was_made(planner):
     assert meta["train"]["steps_done"] == meta["train"]["steps"]
     lo, hi = planner.model.envelope.users
     assert lo <= 2 and hi >= 200  # fig3's 2 users up to the city district's hundreds
+
+
+def test_the_shipped_model_learned_from_stage_1s_sac_explorers():
+    # The paper's pipeline (issue 12): the family's episodes come from the SAC agents, the
+    # expert only where they cannot go (constraints, Fig. 3); the expert-data model ships
+    # beside it as the measured alternative.
+    def sources(folder):
+        meta = load_planner(folder).model.meta["dataset"]
+        return meta, {(d["scenario"], s) for d in meta["datasets"] for s in d["sources"]}
+
+    meta, shipped = sources(DEFAULT_MODEL_DIR)
+    assert meta["best_only"] and meta["examples"] < meta["episodes_read"]
+    family = {"paper-20", "paper-50", "paper-80", "default", "scale-1000x20"}
+    for scenario in family:
+        learned = {s for sc, s in shipped if sc == scenario}
+        assert learned and all(s.startswith("sac:") for s in learned), (scenario, learned)
+    assert {s for sc, s in shipped if sc == "paper-fig3"} == {"coordinate"}
+    _, expert = sources(DEFAULT_MODEL_DIR.parent / "paper-expert")
+    assert {s for sc, s in expert if sc in family} == {"coordinate"}
