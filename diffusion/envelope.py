@@ -2,11 +2,12 @@
 
 The envelope holds, for every static graph feature, the range that 99% of the training
 users fell in (the 0.5th and 99.5th percentiles), the user counts, and for each goal the
-range of values seen (``None``: never given; for ``return``, the planner then asks for none). At planning time :meth:`Envelope.check` compares the
-instance with it: a feature where more than :data:`OUTSIDE_SHARE` of the users fall outside
-the trained range, a user count beyond the trained ones, or a limit outside the trained
-range each give a warning with the numbers. It is a signal from the data the model saw, not
-a guess from the scenario's name.
+range of values seen (``None``: never given; for ``return``, the planner then asks for
+none). At planning time :meth:`Envelope.check` compares the instance with it: a feature
+where more than :data:`OUTSIDE_SHARE` of the users fall outside the trained range, a user
+count beyond the trained ones, or a limit outside the trained range each give a warning
+with the numbers. It is a signal from the data the model saw, not a guess from the
+scenario's name.
 """
 
 from __future__ import annotations

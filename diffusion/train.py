@@ -27,6 +27,7 @@ from diffusion.conditioning import GOAL_DIM, GOAL_DROPOUT, drop_goals
 from diffusion.data import DesignData, DesignExample, load_design_data
 from diffusion.denoisers import DenoiserConfig, GraphDenoiser
 from diffusion.graph import DEFAULT_NEIGHBOURS, DesignGraph, design_graph, radio_features
+from diffusion.improve import improve_designs
 from diffusion.normalizer import PowerNormalizer
 from diffusion.runtime import torch_threads
 from diffusion.scheduler import DDIMScheduler, SchedulerConfig
@@ -58,6 +59,8 @@ class TrainArgs:
     seed: int = 0  # initialization, batches and noise
     checkpoint_every: int = 0  # also save checkpoints/step-N every N steps (0: final only)
     best_only: bool = False  # learn only each instance's best episode (DesignData.best_only)
+    improve_rounds: int = 0  # then retrain on the planner's own twin-validated designs
+    improve_candidates: int = 16  # K of each improvement round's plans
     threads: int | None = 1  # torch CPU threads
     progress: bool = False  # show a tqdm progress bar
     extra: dict = field(default_factory=dict)  # free-form provenance stored in config.json
@@ -147,15 +150,24 @@ def train_diffusion(
         raise AignError(f"goal_drop_prob must be in [0, 1), got {args.goal_drop_prob}")
     if args.threads is not None and args.threads < 1:
         raise AignError(f"threads must be >= 1, got {args.threads}")
+    if args.improve_rounds < 0 or args.improve_candidates < 1:
+        raise AignError("improve_rounds must be >= 0 and improve_candidates >= 1")
     with torch_threads(args.threads):
-        return _train(args, progress, data)
+        data = data or load_design_data(args.data)
+        if args.best_only:
+            data = data.best_only()
+        report = _train(args, progress, data)
+        for r in range(args.improve_rounds):
+            # Each round starts from the same initialization and seed: only the data differ.
+            data, _ = improve_designs(report.model, data, args.improve_candidates, seed=r)
+            started = time.perf_counter() - report.seconds
+            report = _train(args, progress, data)
+            report.seconds = time.perf_counter() - started
+        return report
 
 
-def _train(args: TrainArgs, progress, data: DesignData | None) -> TrainReport:
+def _train(args: TrainArgs, progress, data: DesignData) -> TrainReport:
     started = time.perf_counter()
-    data = data or load_design_data(args.data)
-    if args.best_only:
-        data = data.best_only()
     items = [_prepare(e, args.neighbours) for e in data.examples]
     try:
         config = DenoiserConfig(goal_dim=GOAL_DIM, hidden=args.hidden, layers=args.layers,

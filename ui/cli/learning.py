@@ -58,7 +58,8 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
             raise AignError("train diffusion needs --data DATASET (repeat it to combine)")
         report = train_diffusion(
             TrainArgs(data=args.data, out=args.out, steps=args.steps or TrainArgs.steps,
-                      seed=args.seed, best_only=args.best_only, progress=progress),
+                      seed=args.seed, best_only=args.best_only,
+                      improve_rounds=args.improve_rounds, progress=progress),
             progress=lambda step, total, loss: lines.update(step, total, f"loss {loss:.4g}"),
         )  # fmt: skip
         print(
@@ -230,6 +231,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--best-only", action="store_true",
                        help="diffusion: learn only the best episode of each instance (where "
                             "several policies were collected with one --seed)")  # fmt: skip
+    train.add_argument("--improve-rounds", type=int, default=0, metavar="R",
+                       help="diffusion: then R times, replace each example's design by the "
+                            "planner's where the twin scores it better, and retrain")  # fmt: skip
     train.add_argument("--environment-seed", type=int, default=0,
                        help="sac: the sampler's environment (shadowing fields)")  # fmt: skip
     train.add_argument("--noise-jitter-db", type=float, default=0.0,
