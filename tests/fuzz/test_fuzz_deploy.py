@@ -79,7 +79,7 @@ def test_mutated_designs_keep_the_log_and_the_element_consistent(workdir, data):
     COUNTS["inputs"] += 1
     code, _, _ = run_cli("validate", scenario, str(path), "--quiet", "--executor", "local:1")
     COUNTS["accepted" if code in (0, 3) else "refused"] += 1
-    code, out, _ = run_cli("deploy", scenario, str(path))
+    code, out, _ = run_cli("deploy", scenario, str(path), "--json")
     COUNTS["deployed"] += code == 0 and '"status": "kept"' in out
     consistent(workdir / "home")
     if data.draw(st.booleans()):

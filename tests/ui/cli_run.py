@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ui.cli import main
 
 
@@ -9,3 +11,12 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def not_json(text: str) -> bool:
+    """``text`` is no JSON document (a summary for people)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False

@@ -1,4 +1,4 @@
-"""``aign validate | deploy | deployments | rollback`` end to end: JSON out, readable summaries,
+"""``aign validate | deploy | deployments | rollback`` end to end: readable summaries, JSON out,
 clear refusals (exit 1, no traceback), and recovery after a killed deployment."""
 
 import json
@@ -72,21 +72,21 @@ def test_deploy_without_validation_is_refused_with_exit_1_and_no_traceback(capsy
 
 def test_validate_deploy_list_and_roll_back(capsys, env):
     assert run(capsys, "validate", env["scenario"], env["design"], "--quiet")[0] == 0
-    code, out, _ = run(capsys, "deploy", env["scenario"], env["design"])
+    code, out, _ = run(capsys, "deploy", env["scenario"], env["design"], "--json")
     outcome = json.loads(out)
     assert code == 0 and outcome["status"] == "kept"
     assert outcome["in_force"]["power_mw"] == [5.0, 5.0, 5.0]
 
-    code, out, _ = run(capsys, "deployments")
+    code, out, _ = run(capsys, "deployments", "--json")
     history = json.loads(out)
     assert code == 0
     assert [(o["kind"], o["status"]) for o in history["operations"]] == [("deploy", "kept")]
     assert history["networks"]["tiny"]["in_force"]["power_mw"] == [5.0, 5.0, 5.0]
     assert history["networks"]["tiny"]["fidelity"]["deployments_observed"] == 1
 
-    code, out, _ = run(capsys, "rollback", "--summary")  # the only network: no argument needed
+    code, out, _ = run(capsys, "rollback")  # the only network: no argument needed
     assert code == 0 and "rollback #" in out and "ROLLED BACK" in out
-    code, out, _ = run(capsys, "deployments", "--scenario", "tiny", "--all", "--summary")
+    code, out, _ = run(capsys, "deployments", "--scenario", "tiny", "--all")
     assert "network tiny: in force: design" in out and "factory default" in out
     assert out.count("\n#") == 3  # validation, deployment, rollback
 
@@ -165,7 +165,7 @@ def test_killed_deployment_is_reported_by_the_next_command(capsys, env):
     assert "the network did not apply it" in err and "is still in force" in err
     assert "recovered" in out and "factory default" in out
     # and the next deployment goes through
-    code, out, _ = run(capsys, "deploy", env["scenario"], env["design"])
+    code, out, _ = run(capsys, "deploy", env["scenario"], env["design"], "--json")
     assert code == 0 and json.loads(out)["status"] == "kept"
 
 
@@ -179,7 +179,7 @@ def test_a_locked_log_refuses_deploy_but_can_still_be_listed(capsys, env, monkey
         code, out, err = run(capsys, "deploy", env["scenario"], env["design"])
         assert code == 1 and out == ""
         assert "is locked by another process (waited 0.1 s)" in err
-        code, out, err = run(capsys, "deployments", "--all")
+        code, out, err = run(capsys, "deployments", "--all", "--json")
         assert code == 0 and "Listing it read-only" in err
         assert [o["kind"] for o in json.loads(out)["operations"]] == ["validate"]
     finally:

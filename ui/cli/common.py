@@ -22,6 +22,20 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def print_result(summary: str, data: Any, json_out: bool = False, out: str | None = None) -> None:
+    """What a command prints when it is done: the ``summary`` for people on stdout, or with
+    ``json_out`` the ``data`` as JSON on stdout and the summary on stderr; ``out`` also gets
+    the JSON, written atomically (the summary then starts with ``wrote FILE``)."""
+    if out:
+        from twin.core import write_json_atomic
+
+        write_json_atomic(out, data)
+        summary = f"wrote {out}\n{summary}"
+    print(summary, file=sys.stderr if json_out else sys.stdout)
+    if json_out:
+        print_json(data)
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -1,10 +1,9 @@
 """``aign validate | deploy | deployments | rollback``: designs reach the network only here.
 
 Each handler wires
-:class:`twin.rollout.deployment.Operations` to the terminal: ``validate`` prints a readable
-summary (``--json`` for the report, ``--out`` writes it); ``deploy``, ``deployments`` and
-``rollback`` print JSON on stdout (``--summary`` for a readable text instead); notes about
-recovered operations on stderr, errors as
+:class:`twin.rollout.deployment.Operations` to the terminal: a readable summary on stdout
+(``--json``: the report, outcome or history as JSON on stdout, the summary on stderr;
+``--out FILE`` also writes the JSON); notes about recovered operations on stderr, errors as
 :class:`twin.core.errors.AignError` (printed by :func:`ui.cli.main`, exit 1).
 
 Exit codes: 0 the command did what it was asked (validation passed, design kept or already
@@ -26,7 +25,7 @@ from ui.cli.common import (
     EXIT_NOT_ACCEPTED,
     ProgressLines,
     note_recovered,
-    print_json,
+    print_result,
     progress_bar,
 )
 
@@ -164,16 +163,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     finally:
         note_recovered(ops.recovered)
         ops.close()
-    if args.out:
-        from twin.core import write_json_atomic
-
-        write_json_atomic(args.out, report)
     # stdout holds the summary, or with --json only the report (the summary goes to stderr)
-    where = f"wrote {args.out}\n" if args.out else ""
-    print(where + validation_summary(report, str(ops.log.path)),
-          file=sys.stderr if args.json else sys.stdout)  # fmt: skip
-    if args.json:
-        print_json(report)
+    print_result(validation_summary(report, str(ops.log.path)), report, args.json, args.out)
     return 0 if report["verdict"]["passed"] else EXIT_NOT_ACCEPTED
 
 
@@ -237,15 +228,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         ops.close()
     data = outcome.to_dict()
     data.pop("recovered")  # said on stderr already
-    if args.summary:
-        print(outcome_summary(data))
-    else:
-        print_json(data)
+    print_result(outcome_summary(data, str(ops.log.path)), data, args.json, args.out)
     return 0 if outcome.ok else EXIT_NOT_ACCEPTED
 
 
-def outcome_summary(data: dict[str, Any]) -> str:
-    """A deployment or rollback outcome for people."""
+def outcome_summary(data: dict[str, Any], log_path: str = "") -> str:
+    """A deployment or rollback outcome for people: the design, how the gate judged it
+    (kept, rolled back, failed, unchanged) and why, the prediction it was deployed under and
+    what the network realized, what is in force now, and the log entry (operation number)."""
     what = "deployment" if data["kind"] == "deploy" else "rollback"
     op = f" #{data['operation']}" if data.get("operation") else ""
     lines = [
@@ -256,9 +246,10 @@ def outcome_summary(data: dict[str, Any]) -> str:
     predicted, realized = data.get("predicted"), data.get("realized")
     if predicted:
         lo, hi = predicted.get("utility_ci95") or (None, None)
-        lines.append(
-            f"  predicted utility {_fmt(predicted['utility'])} (95% CI [{_fmt(lo)}, {_fmt(hi)}])"
-        )
+        under = (f", validation {predicted['validation']}" if predicted.get("validation")
+                 else "")  # fmt: skip
+        lines.append(f"  predicted utility {_fmt(predicted['utility'])} (95% CI [{_fmt(lo)}, "
+                     f"{_fmt(hi)}]{under})")  # fmt: skip
     if realized:
         lines.append(
             f"  realized utility {_fmt(realized['utility']['mean'])} from "
@@ -267,6 +258,9 @@ def outcome_summary(data: dict[str, Any]) -> str:
             f"{realized['reports_in_flight']} still in flight)"
         )
     lines.append(f"  {_in_force_line(data['in_force'])}")
+    if data.get("operation"):
+        where = f" in {log_path}" if log_path else ""
+        lines.append(f"  recorded as operation #{data['operation']}{where} (aign deployments)")
     return "\n".join(lines)
 
 
@@ -288,10 +282,7 @@ def cmd_deployments(args: argparse.Namespace) -> int:
     finally:
         note_recovered(ops.recovered)
         ops.close()
-    if args.summary:
-        print(history_summary(data))
-    else:
-        print_json(data)
+    print_result(history_summary(data), data, args.json, args.out)
     return 0
 
 
@@ -317,6 +308,7 @@ def history_summary(data: dict[str, Any]) -> str:
                 )
     if not data["operations"]:
         lines.append("no operations recorded")
+    width = max((len(op["scenario"]) for op in data["operations"]), default=0)
     for op in data["operations"]:
         extra = ""
         if "realized_utility" in op:
@@ -325,7 +317,7 @@ def history_summary(data: dict[str, Any]) -> str:
                 f"{_fmt(op['realized_utility'], 5)};"
             )
         lines.append(
-            f"#{op['operation']:<4} {op['started_at']}  {op['scenario']}  {op['kind']:<9} "
+            f"#{op['operation']:<4} {op['started_at']}  {op['scenario']:<{width}}  {op['kind']:<9} "
             f"{op['status']:<11} design {op['design']};{extra} {_clip(op['detail'], 500)}"
         )
     return "\n".join(lines)
@@ -359,10 +351,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         ops.close()
     data = outcome.to_dict()
     data.pop("recovered")
-    if args.summary:
-        print(outcome_summary(data))
-    else:
-        print_json(data)
+    print_result(outcome_summary(data, str(ops.log.path)), data, args.json, args.out)
     return 0 if outcome.ok else EXIT_NOT_ACCEPTED
 
 
@@ -381,16 +370,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     val.add_argument("--executor", default="local", help=EXECUTOR_HELP)
     val.add_argument("--index", type=int, help="which design of a file holding several")
-    val.add_argument("--out", metavar="FILE", help="also write the report JSON to FILE")
     val.add_argument(
         "--calibration",
         metavar="FILE",
         help="predict on the twin recalibrated from channel reports (aign calibrate --out)",
     )
-    val.add_argument("--json", action="store_true",
-                     help="print the report JSON on stdout (the summary goes to stderr)")
-    val.add_argument("--summary", action="store_true",
-                     help="the readable summary (the default; kept for older scripts)")
+    _add_output_flags(val, "report")
     val.add_argument("--quiet", action="store_true", help="no progress bar")
     val.set_defaults(func=cmd_validate)
 
@@ -407,15 +392,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(default: the design's latest recorded validation)",
     )
     dep.add_argument("--timeout", type=float, help=timeout_help)
-    dep.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    _add_output_flags(dep, "outcome")
     dep.set_defaults(func=cmd_deploy)
 
     hist = sub.add_parser("deployments", help="the deployment history and what is in force")
     hist.add_argument("--scenario", metavar="NAME", help="only this network (scenario name)")
     hist.add_argument("--all", action="store_true", help="include validations")
     hist.add_argument("--limit", type=int, help="only the last N operations")
-    hist.add_argument("--full", action="store_true", help="every row's data (designs, reports)")
-    hist.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    hist.add_argument("--full", action="store_true",
+                      help="every row's data (designs, reports) in the JSON")
+    _add_output_flags(hist, "history")
     hist.set_defaults(func=cmd_deployments)
 
     rb = sub.add_parser("rollback", help="restore the design in force before the current one")
@@ -426,5 +412,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="YAML file or shipped scenario name (default: the only network with deployments)",
     )
     rb.add_argument("--timeout", type=float, help=timeout_help)
-    rb.add_argument("--summary", action="store_true", help="readable summary instead of JSON")
+    _add_output_flags(rb, "outcome")
     rb.set_defaults(func=cmd_rollback)
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--out FILE``, ``--json`` and ``--summary`` (the default, accepted for older scripts)."""
+    parser.add_argument("--out", metavar="FILE", help=f"also write the {what} JSON to FILE")
+    parser.add_argument("--json", action="store_true",
+                        help=f"print the {what} JSON on stdout (the summary goes to stderr)")
+    parser.add_argument("--summary", action="store_true",
+                        help="the readable summary (the default; kept for older scripts)")

@@ -15,6 +15,7 @@ from ui.cli.common import (
     OutputDir,
     ProgressLines,
     print_json,
+    print_result,
     progress_bar,
 )
 
@@ -181,7 +182,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Every combination of the parameters x every seed on the twin; tables and figures."""
+    """Every combination of the parameters x every seed on the twin; tables and figures in
+    ``--out``, one line per setting on stdout (``--json``: the report on stdout instead)."""
     from twin.compute import SweepSpec, parse_param, run_sweep, summarize
     from twin.scenario import load_scenario
     from ui.figures import sweep_figure
@@ -222,12 +224,61 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     os.replace(tmp, html)
     result = report.to_dict()
     result["files"]["figures"] = "figures.html"
-    print_json(result)
+    # stdout holds the summary, or with --json only the report (the summary goes to stderr)
+    print_result(sweep_summary(args.scenario, result, summary, report.params, swept),
+                 result, args.json)  # fmt: skip
     if report.failures:
         print(f"aign sweep: {len(report.failures)} run(s) failed (see {args.out}/failures.json); "
               "run the same command again to retry them", file=sys.stderr)  # fmt: skip
         return 1
     return 0
+
+
+def sweep_summary(scenario: str, result: dict[str, Any], summary: list[dict[str, Any]],
+                  params: list[str], swept: list[str]) -> str:  # fmt: skip
+    """A sweep for people: what ran, one line per setting (its swept parameters and
+    controller) with the mean KPIs over its seeds, and where the tables are."""
+    done = result["cells"] - result["failed"]
+    head = (f"sweep of {scenario}: {done} of {result['cells']} runs done ({result['ran']} ran "
+            f"now, {result['already_done']} stored before, {result['failed']} failed) on "
+            f"{result['executor']}")  # fmt: skip
+    shown = swept or params  # parameters with one value are the same on every line
+    settings: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for row in summary:
+        key = tuple(row[p] for p in shown) + (row["controller"],)
+        settings.setdefault(key, {})[row["kpi"]] = row
+    lines = [head]
+    for key, kpis in settings.items():
+        name = " ".join(f"{p}={v}" for p, v in zip(shown, key[:-1], strict=True))
+        lines.append(f"  {name} {key[-1]}: " + _setting_figures(kpis))
+    out, files = result["out"], result["files"]
+    lines.append(f"wrote {out}: " + ", ".join(files.values())
+                 + " (one row per run in results, mean and 95% CI per setting in summary)")
+    return "\n".join(lines)
+
+
+def _setting_figures(kpis: dict[str, dict[str, Any]]) -> str:
+    """A setting's mean utility (with its 95% CI over seeds), power, sum and 5th-pct rate."""
+
+    def mean(kpi: str, digits: int = 4) -> str:
+        value = kpis.get(kpi, {}).get("mean")
+        return "n/a" if value is None else f"{value:.{digits}g}"
+
+    def rate(kpi: str) -> str:
+        value = kpis.get(kpi, {}).get("mean")
+        if value is None:
+            return "n/a"
+        scale, unit = next((s, u) for s, u in ((1e6, "Mb/s"), (1e3, "kb/s"), (1.0, "b/s"))
+                           if abs(value) >= s or s == 1.0)  # fmt: skip
+        return f"{value / scale:.4g} {unit}"
+
+    utility = kpis.get("mean_utility", {})
+    lo, hi = utility.get("ci95_low"), utility.get("ci95_high")
+    ci = f" [{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else ""
+    runs = utility.get("runs", 0)
+    return (f"utility {mean('mean_utility', 5)}{ci}, power {mean('mean_total_power_mw')} mW, "
+            f"sum rate {rate('mean_sum_rate_bps')}, 5th-pct rate {rate('mean_rate_bps_p5')} "
+            f"({runs} seed{'s' if runs != 1 else ''})")  # fmt: skip
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -314,5 +365,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="output folder; rerunning the same command resumes it",
     )
+    sw.add_argument("--json", action="store_true",
+                    help="print the report JSON on stdout (the summary goes to stderr)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)  # fmt: skip
