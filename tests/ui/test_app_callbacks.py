@@ -420,6 +420,7 @@ def test_power_page_draws_run_and_plan(fig3_designs):
     plan, contour, style = power.plan_figures(result, "ref")
     path = np.column_stack([plan.data[0].y, plan.data[1].y])
     assert path[0].tolist() == [0.0, 0.0] and path[-1].tolist() == [28.0, 31.0]
+    assert plan.layout.xaxis.dtick == 1  # whole planning steps, no half-step ticks
     assert isinstance(contour.data[0], go.Contour) and style == {"display": "block"}
     assert list(contour.data[2].x) == [28.0]  # the optimum marker
 

@@ -87,6 +87,7 @@ def plan_figures(designs: dict | None, design_id: str | None):
             np.arange(len(path)), path, xlabel="planning step",
             title=f"{session.entry_title(entry)}: {how}",
         )  # fmt: skip
+        plan.update_xaxes(dtick=1)  # steps are whole numbers
         if instance.n_users != 2:
             return plan, figures.empty_figure(""), hidden
         grid = services.utility_grid(instance)
