@@ -54,3 +54,24 @@ def test_the_shipped_table_covers_every_measured_size():
     sizes = {c["users"] for c in shipped["cases"] if not c["off_distribution"]}
     assert {20, 50, 80, 200, 1000, 10000} <= sizes
     assert all(c["frontier"] for c in shipped["cases"])
+
+
+def test_a_learned_method_is_loaded_once_and_its_loading_is_not_the_designs_time():
+    from agents.controllers import load_agent, rollout
+    from agents.mdp import initial_power
+
+    inst = held_out("paper-20", 0, 1)[0]
+    front = [{"method": "SAC", "spec": "sac:models/sac", "learned": True, "seconds": 1e-3,
+              "quality_mean": 0.99, "quality_worst": 0.98}]  # fmt: skip
+    learned = {"cases": [{"case": "paper-20", "users": 20, "off_distribution": False,
+                          "frontier": front}]}  # fmt: skip
+    import evaluation.auto
+
+    evaluation.auto._agent.cache_clear()  # whatever loaded it earlier in this process
+    first = auto_design(inst, 1.0, learned)
+    again = auto_design(inst, 1.0, learned)
+    expected = rollout(load_agent("sac", "models/sac"), inst, initial_power(inst))
+    assert np.array_equal(first.design.power_mw, expected)
+    assert np.array_equal(again.design.power_mw, expected)
+    assert again.load_seconds < first.load_seconds and again.load_seconds < 0.01
+    assert first.to_dict()["load_seconds"] == first.load_seconds

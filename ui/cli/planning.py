@@ -130,11 +130,13 @@ def _plan_auto(args: argparse.Namespace, instance) -> int:
         write_json_atomic(args.out, finite(data))
     summary = plan_summary(choice.design.predicted, instance.constraints, reference.source,
                            ref_u, gap)  # fmt: skip
+    slow_load = choice.load_seconds > 0.05
+    loaded = f" (after {choice.load_seconds:.1f} s loading its weights)" if slow_load else ""
     print(
         f"{'wrote ' + args.out + ': ' if args.out else ''}auto chose {choice.method} "
         f"(the best within {args.time_budget:g} s at {choice.case}: median "
         f"{choice.measured_seconds * 1000:.1f} ms, mean quality {choice.measured_quality:.4f}); "
-        f"design in {choice.seconds * 1000:.1f} ms; {summary}",
+        f"design in {choice.seconds * 1000:.1f} ms{loaded}; {summary}",
         file=sys.stderr if args.json else sys.stdout,
     )
     if args.json:
