@@ -15,6 +15,7 @@ network refused or did not answer: the output says what is in force).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,33 +134,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     calibration = _calibration(args.calibration, scenario)
     ops = _operations()
     try:
-        progress = None
-        if not args.quiet and sys.stderr.isatty():
-            bar, progress = progress_bar("validating", True)
-        else:
-            bar = None
-        if bar is not None:
-            with bar:
-                report = ops.validate(
-                    scenario,
-                    design,
-                    runs=args.runs,
-                    seed=args.seed,
-                    executor=args.executor,
-                    progress=progress,
-                    calibration=calibration,
-                )
-        else:
-            with ProgressLines("aign validate", enabled=not args.quiet) as lines:
-                report = ops.validate(
-                    scenario,
-                    design,
-                    runs=args.runs,
-                    seed=args.seed,
-                    executor=args.executor,
-                    progress=lines.fraction,
-                    calibration=calibration,
-                )
+        # a bar on a terminal, periodic lines elsewhere (each is a no-op where the other runs)
+        bar, on_bar = progress_bar("validating", not args.quiet)
+        with ProgressLines("aign validate", enabled=not args.quiet) as lines, (
+            bar or contextlib.nullcontext()
+        ):
+            report = ops.validate(scenario, design, runs=args.runs, seed=args.seed,
+                                  executor=args.executor, progress=on_bar or lines.fraction,
+                                  calibration=calibration)  # fmt: skip
     finally:
         note_recovered(ops.recovered)
         ops.close()
