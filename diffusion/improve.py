@@ -49,14 +49,13 @@ def improve_designs(
         new_u, new_v = float(result.utility[0]), float(result.violation[0])
         better = new_v < old_v - VIOLATION_TOL or (abs(new_v - old_v) <= VIOLATION_TOL
                                                    and new_u > old_u)  # fmt: skip
-        if better:
-            out.append(replace(example, design_mw=result.designs_mw[0].copy(),
-                               source=f"{example.source}+planner"))  # fmt: skip
-            if old_u > 0:
-                gains.append(new_u / old_u - 1.0)
-        else:
+        if not better:
             out.append(example)
-    improved = sum(o is not e for o, e in zip(out, data.examples, strict=True))
-    report = RoundReport(len(out), improved, float(np.mean(gains)) if gains else 0.0)
+            continue
+        out.append(replace(example, design_mw=result.designs_mw[0].copy(),
+                           source=f"{example.source}+planner"))  # fmt: skip
+        gains.append(new_u / old_u - 1.0 if old_u > 0 else float("nan"))
+    finite = [g for g in gains if np.isfinite(g)]
+    report = RoundReport(len(out), len(gains), float(np.mean(finite)) if finite else 0.0)
     rounds = [*data.provenance.get("improvement_rounds", []), report.to_dict()]
     return DesignData(out, {**data.provenance, "improvement_rounds": rounds}), report
