@@ -6,18 +6,22 @@ own power with a 1-D action. The joint MDP (:mod:`agents.mdp`) stays as the pape
 ablation; this is what scales (see ``ARCHITECTURE.md``, "MDP").
 
 - **Action** ``a`` in ``[-1, 1]``, ``relative`` (the default): a move on the log scale from
-  the user's *priced best response* (:func:`twin.radio.priced_best_response`, the local step
-  of price-based power control): with ``x`` the position of a power on the log scale from the
+  an *anchor* (see below): with ``x`` the position of a power on the log scale from the
   lowest non-zero level ``p_lo`` (0) to the highest ``p_hi`` (1), the target is
-  ``x_br + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4`` (a best
-  response of "off" sits at ``-1/2``; ``anchor_on`` raises it to 0 instead, so that only the
-  policy switches a user off: measured no better on 3 seeds). So ``a = 0`` is the best
-  response, a step of the action is a constant ratio of power (as the utility's log-rate
-  sees it), "off" stays reachable without a cliff next to the lowest level, and the policy
-  learns the correction the linearly priced best response needs (alone, it stalls at poor equilibria
-  on some instances: benchmarks/RESULTS.md). ``level`` (the earlier parametrisation, still
-  read from older agents): ``a`` is an absolute target level on that log scale, the bottom
-  ``off_fraction`` of the interval switching off.
+  ``x_anchor + relative_span a``, snapped to a level, "off" (0 mW) below ``-1/4`` (an
+  anchor of "off" sits at ``-1/2``). So ``a = 0`` is the anchor, a step of the action is a
+  constant ratio of power (as the utility's log-rate sees it), "off" stays reachable
+  without a cliff next to the lowest level, and the policy learns the correction the
+  anchor needs. The ``anchor``: ``checked`` (the default), the best of hold, off, the
+  priced best response and two levels beside it, each scored exactly by what the user's
+  move does to the whole utility (:func:`twin.radio.checked_best_response`); ``priced``,
+  the priced best response alone (:func:`twin.radio.priced_best_response`, the local step
+  of price-based power control; its linear price stalls at poor equilibria on some
+  instances: a user that should yield to a neighbour at its BS stays on, others stop
+  short); ``priced-on``, that raised to the lowest level, so that only the policy switches
+  a user off (benchmarks/RESULTS.md, "Stage 1 per-user"). ``level`` (the earlier
+  parametrisation, still read from older agents): ``a`` is an absolute target level on that
+  log scale, the bottom ``off_fraction`` of the interval switching off.
 - **Reward** of user ``i``: a difference utility ``U(p) - U(p with p_i = d)`` minus
   ``violation_penalty`` times the normalized constraint violation it adds, with the
   counterfactual ``d`` the user's power before the step (``hold``, the default: what its own
@@ -43,6 +47,7 @@ import numpy as np
 
 from twin.radio import (
     ProblemInstance,
+    checked_best_response,
     difference_utility,
     priced_best_response,
     user_radio_state,
@@ -59,7 +64,7 @@ USER_FEATURES = (
     "leakage_db",  # gain towards the other BSs relative to the serving one
     "benefit_over_cost",  # ln(own benefit / (price + interference price)): > 0: raise power
     "interference_price",  # ln(1 + interference price / price)
-    "best_response_position",  # the action whose target is the priced best response
+    "best_response_position",  # the action whose target is the anchor (a = 0)
     "price_full_power",  # price x p_max, nats
     "progress",  # step / horizon
     "moves",  # 1 if the user's action is applied this step, 0 if it holds its power
@@ -67,6 +72,7 @@ USER_FEATURES = (
 
 
 ACTIONS = ("relative", "level")
+ANCHORS = ("checked", "priced", "priced-on")
 COUNTERFACTUALS = ("off", "lowest", "hold")
 OFF_POSITION = -0.5  # relative action: where "off" sits on the log scale (0: p_lo, 1: p_hi)
 OFF_BELOW_POSITION = -0.25  # and targets below this switch off (p_lo above it)
@@ -85,15 +91,15 @@ class UserMDPConfig:
     move_prob: float = 0.5  # chance that a user's action is applied at a step
     action: str = "relative"  # "relative" to the priced best response, or an absolute "level"
     relative_span: float = 1.0  # relative: share of the log range one unit of action moves
-    # relative: anchor at the best response raised to the lowest level, so that only the
-    # policy, never a = 0, switches a user off
-    anchor_on: bool = False
+    anchor: str = "checked"  # relative: where a = 0 points (ANCHORS; see the module docstring)
+    check_step: float = 0.1  # checked: how far (share of the log range) its side levels are
 
     def __post_init__(self) -> None:
         if (self.horizon < 1 or self.violation_penalty < 0 or not 0 <= self.off_fraction < 1
                 or self.counterfactual not in COUNTERFACTUALS
                 or not 0 < self.move_prob <= 1 or self.action not in ACTIONS
-                or not self.relative_span > 0):  # fmt: skip
+                or not self.relative_span > 0 or self.anchor not in ANCHORS
+                or not 0 <= self.check_step <= 1):  # fmt: skip
             raise ValueError(f"invalid per-user MDP config {self}")
 
     @property
@@ -110,10 +116,12 @@ class UserMDPConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> UserMDPConfig:
-        # agents and datasets written before the relative action acted on absolute levels
-        # (and those written before anchor_on had the best response's "off" as the anchor)
-        return cls(**{"action": "level", "anchor_on": False,
-                      **{k: v for k, v in d.items() if k != "formulation"}})
+        # agents and datasets written before the relative action acted on absolute levels,
+        # and those written before the checked anchor on the priced best response
+        # ("anchor_on": raised to the lowest level)
+        d = {k: v for k, v in d.items() if k != "formulation"}
+        anchor = "priced-on" if d.pop("anchor_on", False) else "priced"
+        return cls(**{"action": "level", "anchor": anchor, **d})
 
 
 def _db(x: np.ndarray) -> np.ndarray:
@@ -154,10 +162,41 @@ def best_response(instance: ProblemInstance, power_mw: np.ndarray, state=None) -
     )  # fmt: skip
 
 
+def anchor_power(
+    instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig
+) -> np.ndarray:
+    """Each user's anchor at ``power_mw`` (mW): where its relative action ``a = 0`` points.
+
+    The last few answers are kept (an environment asks for its current powers twice: to
+    observe them and to apply the actions), because the checked anchor costs a few utility
+    evaluations."""
+    p = np.asarray(power_mw, dtype=float)
+    key = (id(instance), config.anchor, config.check_step, p.tobytes())
+    hit = _ANCHORS_SEEN.get(key)
+    if hit is not None and hit[0] is instance:
+        return hit[1]
+    if config.anchor == "checked":
+        anchor = checked_best_response(
+            instance.gains, instance.assoc, p, instance.noise_mw, instance.bandwidth_hz,
+            instance.price, instance.levels_mw, instance.reuse, config.check_step,
+        )  # fmt: skip
+    else:
+        anchor = best_response(instance, p)
+        if config.anchor == "priced-on":
+            anchor = np.maximum(anchor, log_range(instance)[0])
+    if len(_ANCHORS_SEEN) >= _ANCHORS_KEPT:
+        _ANCHORS_SEEN.pop(next(iter(_ANCHORS_SEEN)))
+    _ANCHORS_SEEN[key] = (instance, anchor)  # the instance held: its id is not reused
+    return anchor
+
+
+_ANCHORS_KEPT = 256
+_ANCHORS_SEEN: dict[tuple, tuple[ProblemInstance, np.ndarray]] = {}
+
+
 def _anchor(instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig) -> np.ndarray:
-    """Where relative actions start: the priced best response's log-scale position."""
-    x = log_position(instance, best_response(instance, power_mw))
-    return np.maximum(x, 0.0) if config.anchor_on else x
+    """Where relative actions start: the anchor's log-scale position."""
+    return log_position(instance, anchor_power(instance, power_mw, config))
 
 
 def target_power(
@@ -271,7 +310,7 @@ def observe_users(
         _db((g.sum(axis=1) - g_serv) / g_serv) / DB_SCALE,
         np.log(np.maximum(state.own_benefit, 1e-30) / cost) / LOG_SCALE,
         np.log1p(state.interference_price / cost_floor) / LOG_SCALE,
-        level_action(instance, best_response(instance, p, state), config),
+        level_action(instance, anchor_power(instance, p, config), config),
         np.full(instance.n_users, instance.price * p_max),
         np.full(instance.n_users, step / config.horizon),
         np.ones(instance.n_users) if moves is None else np.asarray(moves, dtype=float),

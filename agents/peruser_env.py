@@ -66,7 +66,7 @@ class PerUserEnv(gym.Env):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
-        anchor_on: bool = False,
+        anchor: str = "checked",
         price_jitter: float = 1.0,
         sampler: InstanceSampler | None = None,
     ):
@@ -76,7 +76,7 @@ class PerUserEnv(gym.Env):
             raise ValueError(f"n_users must be positive, got {self.n_users}")
         self.config = UserMDPConfig(horizon, violation_penalty, counterfactual,
                                     move_prob=move_prob, action=action,
-                                    anchor_on=anchor_on)  # fmt: skip
+                                    anchor=anchor)  # fmt: skip
         if not 0 <= random_start <= 1:
             raise ValueError(f"random_start must be a probability, got {random_start}")
         self.random_start = random_start
@@ -170,7 +170,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         move_prob: float = 0.5,
         action: str = "relative",
         random_start: float = 0.0,
-        anchor_on: bool = False,
+        anchor: str = "checked",
         price_jitter: float = 1.0,
     ):
         many = not isinstance(scenario, str | Scenario)
@@ -189,7 +189,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         self.envs = [
             PerUserEnv(sc, n, horizon, violation_penalty, environment_seed, noise_jitter_db,
                        constraint_draw, counterfactual, move_prob, action,
-                       random_start, anchor_on, price_jitter=price_jitter)  # fmt: skip
+                       random_start, anchor, price_jitter=price_jitter)  # fmt: skip
             for _ in range(groups) for sc, pin in zip(self.scenarios, pinned, strict=True)
             for n in ([pin] if pin is not None else self.user_counts or [sc.users.n])
         ]

@@ -112,6 +112,22 @@ class NoisyUserPolicy(_PerEpisodeRandom):
         return out
 
 
+def policy_anchor(spec: str) -> str | None:
+    """The anchor a per-user agent in ``spec`` acts on (``noisy:`` looked through), so that
+    a collection applies its actions as it meant them; ``None`` for the other policies."""
+    name, _, args = spec.strip().partition(":")
+    if name == "noisy":
+        return policy_anchor(_noisy_args(args)[0])
+    if name not in ("sac", "bcq"):
+        return None
+    from pathlib import Path
+
+    from agents.controllers import default_agent_dir, load_agent
+
+    agent = load_agent(name, Path(args) if args.strip() else default_agent_dir(name))
+    return agent.config.anchor if agent.per_user else None
+
+
 def make_user_policy(spec: str, config: UserMDPConfig, seed: int = 0) -> UserPolicy:
     """Build a per-user behaviour policy from its spec (see the module docstring)."""
     name, _, args = spec.strip().partition(":")
@@ -130,10 +146,10 @@ def make_user_policy(spec: str, config: UserMDPConfig, seed: int = 0) -> UserPol
                 f"{spec}: a joint-formulation agent (padded to {agent.config.max_users} users); "
                 f"collect with --formulation joint --max-users {agent.config.max_users}"
             )
-        if (agent.config.action, agent.config.anchor_on) != (config.action, config.anchor_on):
-            raise AignError(f"{spec}: acts on {agent.config.action!r} actions (anchor_on "
-                            f"{agent.config.anchor_on}), this collection records "
-                            f"{config.action!r} ones (anchor_on {config.anchor_on}); retrain it "
+        if (agent.config.action, agent.config.anchor) != (config.action, config.anchor):
+            raise AignError(f"{spec}: acts on {agent.config.action!r} actions (anchor "
+                            f"{agent.config.anchor}), this collection records "
+                            f"{config.action!r} ones (anchor {config.anchor}); retrain it "
                             f"with this aign")  # fmt: skip
         if agent.config.horizon != config.horizon or agent.config.move_prob != config.move_prob:
             raise AignError(f"{spec}: trained with horizon {agent.config.horizon} and move_prob "

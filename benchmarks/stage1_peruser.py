@@ -13,7 +13,9 @@ references are cached in ``WORKDIR/references.json`` and the agents reused from 
         --instances 10 --sac gamma=0.5 --sac action=level --name sac-level-gamma-0.5
 
 Writes ``WORKDIR/stage1-<name>.json``: per seed and row, the mean and worst share of each
-agent, and the training times.
+agent and of the classical dynamics the agents' actions are relative to (``response``: the
+checked best response, the default anchor; ``priced-response``: the priced one), and the
+training times.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from evaluation.paper import (
     held_out,
     train_user_agents,
 )
-from twin.solvers import best_reference
+from twin.solvers import best_reference, solve
 
 ROWS = ("paper-20", "paper-50", "paper-80", "paper-80@200")
 
@@ -66,6 +68,18 @@ def shares(agent, seed: int, refs: dict[str, list[float]]) -> dict[str, dict]:
     out = {}
     for row in ROWS:
         s = [float(inst.objective(rollout(agent, inst, np.zeros(inst.n_users)))[0]) / ref
+             for inst, ref in zip(instances(row, seed, len(refs[row])), refs[row],
+                                  strict=True)]  # fmt: skip
+        out[row] = {"mean": float(np.mean(s)), "worst": float(np.min(s))}
+    return out
+
+
+def solver_shares(method: str, seed: int, refs: dict[str, list[float]]) -> dict[str, dict]:
+    """The same for a classical method: the agents' anchors alone (``a = 0`` every step, the
+    rollout's movers) are ``response`` (checked) and ``priced-response``."""
+    out = {}
+    for row in ROWS:
+        s = [float(inst.objective(solve(inst, method).power_mw)[0]) / ref
              for inst, ref in zip(instances(row, seed, len(refs[row])), refs[row],
                                   strict=True)]  # fmt: skip
         out[row] = {"mean": float(np.mean(s)), "worst": float(np.min(s))}
@@ -112,6 +126,11 @@ def main() -> None:
             for row, r in seed_result[kind].items():
                 print(f"seed {seed} {kind} {row:14s} mean {r['mean']:.4f} worst {r['worst']:.4f}",
                       flush=True)  # fmt: skip
+        for method in ("response", "priced-response"):  # the floors the agents start from
+            seed_result[method] = solver_shares(method, seed, refs)
+            for row, r in seed_result[method].items():
+                print(f"seed {seed} {method} {row:14s} mean {r['mean']:.4f} "
+                      f"worst {r['worst']:.4f}", flush=True)  # fmt: skip
         result["seeds"][seed] = seed_result
         (work / f"stage1-{args.name}.json").write_text(json.dumps(result, indent=1))
 

@@ -22,9 +22,9 @@ from agents.peruser_env import PerUserEnv, SB3VecEnv, UserSlotsVectorEnv
 from agents.sac import scenario_mix
 from twin.api import snapshot_instance
 from twin.core import AignError
-from twin.radio import InstanceSampler, difference_utility
+from twin.radio import InstanceSampler, checked_best_response, difference_utility
 from twin.scenario import load_scenario
-from twin.solvers import exhaustive
+from twin.solvers import exhaustive, solve
 
 CONFIG = UserMDPConfig()
 LEVEL = UserMDPConfig(action="level")  # the absolute action scale (and the observed positions)
@@ -53,15 +53,21 @@ def test_halfway_on_the_action_scale_is_the_geometric_mean_power():
     assert target_power(inst, np.array([middle]), LEVEL)[0] == round(np.sqrt(1 * 40))
 
 
-def test_a_relative_action_of_zero_is_the_priced_best_response_and_reaches_every_level():
+def test_a_relative_action_of_zero_is_the_anchor_and_reaches_every_level():
     inst = instance_of("paper-20", 20, seed=1)
     p = inst.levels_mw[np.random.default_rng(2).integers(0, 41, 20)]
     br = best_response(inst, p)
-    assert np.array_equal(target_power(inst, np.zeros(20), CONFIG, p), br)
-    # anchor_on: a = 0 never switches a user off, the anchor is raised to the lowest level
+    priced = UserMDPConfig(anchor="priced")
+    assert np.array_equal(target_power(inst, np.zeros(20), priced, p), br)
+    # priced-on: a = 0 never switches a user off, the anchor is raised to the lowest level
     lowest = inst.levels_mw[inst.levels_mw > 0][0]
-    raised = target_power(inst, np.zeros(20), UserMDPConfig(anchor_on=True), p)
+    raised = target_power(inst, np.zeros(20), UserMDPConfig(anchor="priced-on"), p)
     assert np.array_equal(raised, np.maximum(br, lowest))
+    # checked (the default): the exactly scored best of hold, off, br and its neighbours
+    checked = checked_best_response(inst.gains, inst.assoc, p, inst.noise_mw, inst.bandwidth_hz,
+                                    inst.price, inst.levels_mw, inst.reuse)  # fmt: skip
+    assert np.array_equal(target_power(inst, np.zeros(20), CONFIG, p), checked)
+    br = checked
     for level in inst.levels_mw:  # every level (and off) from this state, within [-1, 1]
         target = np.full(20, level)
         a = action_for(inst, target, CONFIG, p)
@@ -211,3 +217,14 @@ def test_sac_learns_the_fig3_optimum_with_a_tiny_budget(tmp_path):
     random_share = np.mean([inst.objective(p)[0] for p in random_designs]) / best
     assert random_share < 0.95
     assert learned / best >= 0.98
+
+
+@pytest.mark.parametrize("anchor,method", [("checked", "response"), ("priced", "priced-response")])
+def test_an_agent_that_always_answers_zero_ends_on_its_anchors_dynamics(anchor, method):
+    # The benchmarks report the classical dynamics as the floor an agent's correction starts
+    # from: they must be exactly the rollout of the policy a = 0.
+    config = UserMDPConfig(anchor=anchor)
+    for seed in range(3):
+        inst = instance_of("paper-50", 50, seed=seed)
+        rolled = rollout_users(lambda obs: np.zeros(len(obs)), inst, np.zeros(50), config)
+        assert np.array_equal(rolled, solve(inst, method).power_mw)

@@ -16,6 +16,7 @@ from twin.radio.channel import (
     thermal_noise_mw,
     uma_environment_height_m,
 )
+from twin.radio.deviation import checked_best_response, deviation_value
 from twin.radio.graph import (
     InterferenceGraph,
     UserRadioState,
@@ -63,8 +64,10 @@ __all__ = [
     "UserRadioState",
     "bs_interference_mw",
     "check_calibration",
+    "checked_best_response",
     "constraint_violations",
     "default_decorrelation_m",
+    "deviation_value",
     "difference_utility",
     "doppler_hz",
     "evaluate_power",

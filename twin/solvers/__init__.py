@@ -18,6 +18,7 @@ from twin.solvers.registry import (
     solve_spec,
     validate_params,
 )
+from twin.solvers.response import best_response_dynamics, priced_response_dynamics
 from twin.solvers.wmmse import wmmse
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SOLVERS",
     "best_index",
     "best_reference",
+    "best_response_dynamics",
     "check_exhaustive_size",
     "coordinate_affordable",
     "coordinate_ascent",
@@ -36,6 +38,7 @@ __all__ = [
     "is_better",
     "max_power",
     "parse_params",
+    "priced_response_dynamics",
     "random_power",
     "solve",
     "solve_spec",

@@ -27,6 +27,7 @@ from twin.solvers.baselines import (
 from twin.solvers.coordinate import FULL_SCORING_MAX_CELLS, coordinate_ascent
 from twin.solvers.exact import DEFAULT_MAX_EVALUATIONS, check_exhaustive_size, exhaustive
 from twin.solvers.ranking import best_index
+from twin.solvers.response import best_response_dynamics, priced_response_dynamics
 from twin.solvers.wmmse import wmmse
 
 # The parameter a method accepts without ``key=``: "fixed:10" means level_mw=10.
@@ -39,6 +40,8 @@ SOLVERS: dict[str, Solver] = {
     "exhaustive": exhaustive,
     "coordinate": coordinate_ascent,
     "wmmse": wmmse,
+    "response": best_response_dynamics,
+    "priced-response": priced_response_dynamics,
     "fpc": fractional_power_control,
     "max": max_power,
     "fixed": fixed_power,
@@ -58,6 +61,8 @@ PARAM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "alpha": (lambda x: 0 <= x <= 1, "a number in [0, 1]"),
     "level_mw": (lambda x: x >= 0, "a power in mW that is one of the instance's levels"),
     "init": (lambda x: True, "a power vector in mW, one per user"),
+    "steps": (lambda x: 1 <= x <= 1000, "an integer in [1, 1000]"),
+    "move_prob": (lambda x: 0 < x <= 1, "a probability in (0, 1]"),
 }
 
 

@@ -307,8 +307,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     solve = sub.add_parser("solve", help="solve an instance with a reference method")
     solve.add_argument("instance", metavar="INSTANCE")
     solve.add_argument("--method", default="coordinate",
-                       help="exhaustive, coordinate, wmmse, fpc, max, fixed:MW, random; "
-                            "parameters as name:key=value,...; or a trained agent: sac, bcq "
+                       help="exhaustive, coordinate, wmmse, response, priced-response, fpc, max, "
+                            "fixed:MW, random; parameters as name:key=value,...; or a trained "
+                            "agent: sac, bcq "
                             "(the shipped ones), sac:DIR, bcq:DIR")  # fmt: skip
     solve.add_argument("--out", metavar="FILE", help="write the design JSON to FILE")
     solve.add_argument("--json", action="store_true",

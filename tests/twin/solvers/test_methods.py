@@ -15,11 +15,13 @@ from twin.core.errors import AignError, TooLargeError
 from twin.radio.instance import ProblemInstance
 from twin.radio.uplink import Constraints
 from twin.solvers import (
+    best_response_dynamics,
     coordinate_ascent,
     exhaustive,
     fixed_power,
     fractional_power_control,
     max_power,
+    priced_response_dynamics,
     random_power,
     solve,
     wmmse,
@@ -94,6 +96,21 @@ def test_fig3_utility_at_optimum_matches_hand_computation():
 def test_fig3_coordinate_ascent_reaches_optimum_from_zero_power():
     power = coordinate_ascent(fig3(), starts=1, init=np.zeros(2))
     assert power.tolist() == [28.0, 31.0]
+
+
+@pytest.mark.parametrize("dynamics", [best_response_dynamics, priced_response_dynamics])
+def test_fig3_best_response_dynamics_reach_the_optimum_from_zero_power(dynamics):
+    assert dynamics(fig3()).tolist() == [28.0, 31.0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_checked_best_responses_end_where_no_single_user_can_improve_by_much(seed: int):
+    # No constraints: a fixed point of the checked dynamics leaves each user within its
+    # checked candidates' reach of its best level; against exhaustive search it stays close.
+    inst = random_instance(seed, reuse="shared")
+    p = best_response_dynamics(inst, steps=40)
+    assert set(np.unique(p)) <= set(inst.levels_mw)
+    assert inst.evaluate(p).utility >= brute_force(inst)[1] - 0.02 * abs(brute_force(inst)[1])
 
 
 def test_fig3_wmmse_reaches_optimum_within_one_percent():
