@@ -147,12 +147,21 @@ def check(args: ParetoArgs) -> ParetoArgs:
 
 # --------------------------------------------------------------------------- methods
 def classical_methods() -> list[Method]:
-    """WMMSE, FPC and coordinate ascent at four budgets (the last two up to 1000 users)."""
-    from twin.solvers import coordinate_ascent, fractional_power_control, wmmse
+    """WMMSE, FPC, the best-response dynamics the per-user agents start from (checked and
+    priced) and coordinate ascent at four budgets (the last two up to 1000 users)."""
+    from twin.solvers import (
+        best_response_dynamics,
+        coordinate_ascent,
+        fractional_power_control,
+        priced_response_dynamics,
+        wmmse,
+    )
 
     return [
         Method("WMMSE", wmmse, spec="wmmse"),
         Method("FPC", fractional_power_control, spec="fpc"),
+        Method("best responses, checked", best_response_dynamics, spec="response"),
+        Method("best responses, priced", priced_response_dynamics, spec="priced-response"),
         Method("coordinate, 1 sweep", lambda i: coordinate_ascent(i, starts=1, max_sweeps=1),
                spec="coordinate:starts=1,max_sweeps=1"),
         Method("coordinate, 2 sweeps", lambda i: coordinate_ascent(i, starts=1, max_sweeps=2),
