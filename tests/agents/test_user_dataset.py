@@ -128,3 +128,26 @@ def test_episodes_of_a_batch_are_those_of_batches_of_one(tmp_path):
     for k in range(3):
         assert np.array_equal(a.instance(k).gains, b.instance(k).gains)
         assert np.array_equal(a.power_trajectory(k), b.power_trajectory(k))
+
+
+def test_an_agents_episodes_are_recorded_on_its_own_anchor(tmp_path, mixed):
+    # An agent trained on the priced anchor (older agents read as such) acts relative to
+    # it: its collection records that anchor, and replaying the recorded actions with it
+    # gives the recorded powers. Policies that are not agents record the default.
+    from agents.peruser import target_power
+    from agents.sac import SACArgs, train_sac
+
+    assert mixed.header.mdp.anchor == "checked"
+    sac = train_sac(SACArgs(scenario="paper-20", users=[3], steps=64, learning_starts=16,
+                            checkpoint_every=0, anchor="priced",
+                            out=str(tmp_path / "sac")))  # fmt: skip
+    per_user(f"sac:{sac}", tmp_path / "d", episodes=2)
+    data = UserTrajectoryDataset.load(tmp_path / "d")
+    assert data.header.mdp.anchor == "priced"
+    for k in range(data.n_episodes):
+        inst, powers = data.instance(k), data.power_trajectory(k)
+        rows = data.users_of(k)
+        for t in range(data.horizon):
+            moved = data["moves"][rows, t]
+            replay = target_power(inst, data["actions"][rows, t], data.header.mdp, powers[t])
+            assert np.array_equal(replay[moved], powers[t + 1][moved])
