@@ -61,8 +61,8 @@ COLLECT_SEED_STRIDE = 100_000  # seed s collects episodes (s + 1) * stride + k
 NOISY_EXPERT = "noisy:coordinate,sigma=0.3"
 MIX = ("coordinate", NOISY_EXPERT, "random")  # plus the seed's SAC
 AGENT_MIX = "paper-20*4,paper-50*2,paper-80"  # the Makefile's AGENT_MIX (make agents)
-METHODS = ("reference", "max power", "wmmse", "diffusion", "sac", "bcq", "sac (joint)",
-           "bcq (joint)")  # fmt: skip
+METHODS = ("reference", "max power", "wmmse", "response", "diffusion", "sac", "bcq",
+           "sac (joint)", "bcq (joint)")  # fmt: skip
 FORMULATIONS = ("per-user", "joint")
 CSV_FIELDS = ("scenario", "method", "seed", "instance", "utility", "share_of_reference",
               "seconds_per_design")  # fmt: skip
@@ -315,12 +315,12 @@ def run_seed(row: str, seed: int, planner, args: PaperArgs, work: Path,
         designs: dict[str, tuple[np.ndarray, float]] = {}
         ref, s = _timed(best_reference, inst)
         designs["reference"] = (ref.power_mw, s)
-        for method, spec in (("max power", "max"), ("wmmse", "wmmse")):
+        # "response": the per-user agents' anchor alone, the floor their correction starts from
+        for method, spec in (("max power", "max"), ("wmmse", "wmmse"), ("response", "response")):
             d, s = _timed(solve, inst, spec)
             designs[method] = (d.power_mw, s)
-        if not large:  # the planner refuses more users than it was trained on
-            plan, s = _timed(planner.plan, inst, seed=seed, recover_actions=False)
-            designs["diffusion"] = (plan.best.power_mw, s)
+        plan, s = _timed(planner.plan, inst, seed=seed, recover_actions=False)  # any size
+        designs["diffusion"] = (plan.best.power_mw, s)
         start = initial_power(inst, initial_mw)
         for kind, agent in agents.items():
             p, s = _timed(rollout, agent, inst, start)
@@ -363,6 +363,7 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 # --------------------------------------------------------------------------- outputs
 LABELS = {"reference": "best reference", "max power": "max power", "wmmse": "WMMSE",
+          "response": "best responses (checked)",
           "diffusion": "diffusion planner", "sac": "SAC", "bcq": "BCQ",
           "sac (joint)": "SAC (joint)", "bcq (joint)": "BCQ (joint)"}  # fmt: skip
 

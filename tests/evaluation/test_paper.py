@@ -39,13 +39,14 @@ def test_markdown_has_every_method(micro):
 def test_csv_rows_are_tidy_and_finite(micro):
     with open(micro / "table.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    # paper-20, paper-50: 8 methods; paper-80@90 (beyond the planner's and the joint
-    # agents' sizes): references, SAC and BCQ
-    assert len(rows) == 2 * 2 * 8 + 2 * 5  # instances x methods
-    assert {r["method"] for r in rows} == {"reference", "max power", "wmmse", "diffusion",
-                                           "sac", "bcq", "sac (joint)", "bcq (joint)"}  # fmt: skip
+    # paper-20, paper-50: 9 methods; paper-80@90 (beyond the joint agents' sizes): the
+    # references, the best responses, the planner, SAC and BCQ
+    assert len(rows) == 2 * 2 * 9 + 2 * 7  # instances x methods
+    assert {r["method"] for r in rows} == {"reference", "max power", "wmmse", "response",
+                                           "diffusion", "sac", "bcq", "sac (joint)",
+                                           "bcq (joint)"}  # fmt: skip
     assert {r["method"] for r in rows if r["scenario"] == "paper-80@90"} == {
-        "reference", "max power", "wmmse", "sac", "bcq"}  # fmt: skip
+        "reference", "max power", "wmmse", "response", "diffusion", "sac", "bcq"}  # fmt: skip
     for r in rows:
         assert math.isfinite(float(r["share_of_reference"]))
         assert float(r["seconds_per_design"]) >= 0
