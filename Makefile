@@ -51,16 +51,19 @@ bench-mobile-env: setup
 # The stage-1 agents that ship in models/sac and models/bcq (aign solve --method sac|bcq,
 # --controller sac|bcq without a folder): per-user SAC on a mix of the paper networks (the
 # dense paper-20 four times over, since its interference-limited optimum is the hardest to
-# learn; 40000 user transitions), then per-user episodes (16 steps) of the expert, a noisy
-# expert, random actions and that SAC, then BCQ on them (3000 steps). Seeded: the same command gives the same agents on one machine. Only
+# learn), the 3-site default and a 150-user draw of the 1000 x 20 district, each instance's
+# price x [1/2.5, 2.5] and noise +-1.5 dB (80000 user transitions; trained on the paper
+# networks alone it switched most users of a city off), then per-user episodes (16 steps)
+# of the expert, a noisy expert, random actions and that SAC on the paper networks, then BCQ
+# on them (3000 steps). Seeded: the same command gives the same agents on one machine. Only
 # agent.json and the safetensors weights are kept (TensorBoard logs and SB3's model.zip stay
 # in $(AGENTS_WORK)). Timings: benchmarks/RESULTS.md, "Stage 1 per-user".
 AGENTS_WORK := .agents-work
-AGENT_MIX := paper-20*4,paper-50*2,paper-80
+AGENT_MIX := paper-20*4,paper-50*2,paper-80,default*2,scale-1000x20@150
 agents: setup
 	rm -rf $(AGENTS_WORK) && mkdir -p $(AGENTS_WORK)
-	nice $(BIN)/aign train sac --scenario '$(AGENT_MIX)' --seed 0 --checkpoint-every 0 \
-	  --out $(AGENTS_WORK)/sac --quiet
+	nice $(BIN)/aign train sac --scenario '$(AGENT_MIX)' --price-jitter 2.5 --noise-jitter-db 1.5 \
+	  --steps 80000 --seed 0 --checkpoint-every 0 --out $(AGENTS_WORK)/sac --quiet
 	for n in 20 50 80; do \
 	  for p in coordinate noisy:coordinate,sigma=0.3 random sac:$(AGENTS_WORK)/sac; do \
 	    nice $(BIN)/aign collect --scenario paper-$$n --policy $$p --episodes 48 --seed $$n \
@@ -79,7 +82,7 @@ agents: setup
 # two shadowing environments per network) and their per-user episodes, labelled with their
 # return (each episode against the best on its instance), constraints and environment
 # parameters, are what the graph denoiser learns from. Two explorers: the shipped per-user
-# SAC (models/sac, `make agents`) and one trained here on the whole family; the denoiser
+# SAC (models/sac, `make agents`) and one trained here with its recipe and seed 1; the denoiser
 # learns the better of their two episodes on each instance (--best-only). The constrained
 # episodes (min-rate, budget) and paper-fig3 come from the coordinate-ascent expert: the
 # agents observe no constraint. `make model MODEL_SOURCE=expert` builds the measured
@@ -104,7 +107,7 @@ model: setup
 	rm -rf $(MODEL_DATA) && mkdir -p $(MODEL_DATA)
 	if [ "$(MODEL_SOURCE)" != expert ]; then \
 	  nice $(BIN)/aign train sac --scenario '$(MODEL_EXPLORER)' --price-jitter 2.5 \
-	    --noise-jitter-db 1.5 --steps 80000 --seed 0 --checkpoint-every 0 \
+	    --noise-jitter-db 1.5 --steps 80000 --seed 1 --checkpoint-every 0 \
 	    --out $(MODEL_DATA)/explorer --quiet || exit 1; \
 	fi
 	for f in $(MODEL_FAMILY); do \

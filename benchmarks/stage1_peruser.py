@@ -35,6 +35,9 @@ from agents.controllers import load_agent, rollout
 from agents.sac import SACArgs, train_sac
 from evaluation.paper import (
     AGENT_MIX,
+    AGENT_NOISE_JITTER_DB,
+    AGENT_PRICE_JITTER,
+    AGENT_SAC_STEPS,
     TRAIN_ENVIRONMENT_SEED,
     PaperArgs,
     held_out,
@@ -111,10 +114,12 @@ def main() -> None:
         clock = time.perf_counter()
         if overrides:
             with contextlib.redirect_stdout(io.StringIO()):
-                sac = train_sac(SACArgs(scenario=AGENT_MIX, seed=seed, checkpoint_every=0,
+                recipe = {"scenario": AGENT_MIX, "steps": AGENT_SAC_STEPS,
+                          "price_jitter": AGENT_PRICE_JITTER,
+                          "noise_jitter_db": AGENT_NOISE_JITTER_DB}  # fmt: skip
+                sac = train_sac(SACArgs(**{**recipe, **overrides}, seed=seed, checkpoint_every=0,
                                         out=str(work / "ablations" / args.name / f"seed-{seed}"),
-                                        environment_seed=TRAIN_ENVIRONMENT_SEED,
-                                        **overrides))  # fmt: skip
+                                        environment_seed=TRAIN_ENVIRONMENT_SEED))  # fmt: skip
             dirs, times = {"sac": sac}, {"sac_train_s": time.perf_counter() - clock}
         else:
             sac, bcq, times = train_user_agents(seed, PaperArgs(), work)

@@ -18,9 +18,10 @@ the planner ends over noise seeds 0-9.
 - *diffusion*: the planner (``--model``, default the shipped ``models/paper``), noise seed s;
 - *SAC*, *BCQ* (per-user, the default formulation): trained once per seed, as ``make agents``
   trains the shipped agents (:func:`train_user_agents`: SAC on the mix ``AGENT_MIX`` of the
-  three networks, then BCQ on per-user episodes of coordinate, ``noisy:coordinate``, random
-  and that SAC), and evaluated on every row, including ``large_users`` users in the
-  ``large_scenario`` layout, a size no agent was trained on;
+  three networks and two others, prices and noise jittered, then BCQ on per-user episodes
+  of coordinate, ``noisy:coordinate``, random and that SAC), and evaluated on every row,
+  including ``large_users`` users in the ``large_scenario`` layout, a size no agent was
+  trained on;
 - *SAC (joint)*, *BCQ (joint)* (the paper-faithful ablation): trained for this seed on the
   scenario alone (environment 0), BCQ on joint episodes of the same four sources; they
   cannot act beyond the ``max_users`` they were padded to, so not on the large row.
@@ -60,7 +61,14 @@ EVAL_SEED_BASE = 2_000_003  # instance k of seed s: default_rng([EVAL_SEED_BASE,
 COLLECT_SEED_STRIDE = 100_000  # seed s collects episodes (s + 1) * stride + k
 NOISY_EXPERT = "noisy:coordinate,sigma=0.3"
 MIX = ("coordinate", NOISY_EXPERT, "random")  # plus the seed's SAC
-AGENT_MIX = "paper-20*4,paper-50*2,paper-80"  # the Makefile's AGENT_MIX (make agents)
+# Per-user SAC's stage 1, as the Makefile's `agents` target runs it: the three paper networks
+# and, so that the agent meets prices, noise and layouts it will act on, the 3-site default,
+# a 150-user draw of the 1000 x 20 district, each instance's price x [1/2.5, 2.5] and noise
+# +-1.5 dB (trained on the paper networks alone, it switched 72% of a city's users off).
+AGENT_MIX = "paper-20*4,paper-50*2,paper-80,default*2,scale-1000x20@150"
+AGENT_PRICE_JITTER = 2.5
+AGENT_NOISE_JITTER_DB = 1.5
+AGENT_SAC_STEPS = 80_000
 METHODS = ("reference", "max power", "wmmse", "response", "diffusion", "sac", "bcq",
            "sac (joint)", "bcq (joint)")  # fmt: skip
 FORMULATIONS = ("per-user", "joint")
@@ -233,9 +241,10 @@ def train_user_agents(seed: int, args: PaperArgs, work: Path) -> tuple[Path, Pat
     folder = work / "per-user" / f"seed-{seed}"
     with _quiet():
         sac_dir, sac_s = _timed(_reuse_or(train_sac), SACArgs(
-            scenario=AGENT_MIX, out=str(folder / "sac"), steps=args.user_sac_steps, seed=seed,
-            checkpoint_every=0, environment_seed=TRAIN_ENVIRONMENT_SEED,
-            threads=args.threads))  # fmt: skip
+            scenario=AGENT_MIX, out=str(folder / "sac"), seed=seed,
+            steps=args.user_sac_steps or AGENT_SAC_STEPS, price_jitter=AGENT_PRICE_JITTER,
+            noise_jitter_db=AGENT_NOISE_JITTER_DB, checkpoint_every=0,
+            environment_seed=TRAIN_ENVIRONMENT_SEED, threads=args.threads))  # fmt: skip
         data = folder / "data"
         clock = time.perf_counter()
         for scenario in SCENARIOS:
@@ -397,8 +406,9 @@ def markdown(result: dict) -> str:
         f"**Table I** (held-out instances: {a['instances']} per scenario and seed, "
         f"{a['seeds']} seed(s); mean over seeds ± 95% t-interval over seeds"
         f"{'; one seed gives no interval' if a['seeds'] < 2 else ''}). "
-        f"Budgets: per-user SAC {a['user_sac_steps'] or 'default'} user transitions on "
-        f"{AGENT_MIX}, per-user BCQ {a['user_bcq_steps']} gradient steps on "
+        f"Budgets: per-user SAC {a['user_sac_steps'] or AGENT_SAC_STEPS} user transitions on "
+        f"{AGENT_MIX} (price x [1/{AGENT_PRICE_JITTER:g}, {AGENT_PRICE_JITTER:g}], noise "
+        f"+-{AGENT_NOISE_JITTER_DB:g} dB), per-user BCQ {a['user_bcq_steps']} gradient steps on "
         f"{a['user_episodes']} episodes per network of coordinate, noisy coordinate, random "
         f"and SAC (once per seed, for every row); joint SAC {a['sac_steps']} env steps, joint "
         f"BCQ {a['bcq_steps']} gradient steps on {4 * a['episodes_per_source']} episodes (per "
