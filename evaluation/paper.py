@@ -414,8 +414,9 @@ def markdown(result: dict) -> str:
         f"BCQ {a['bcq_steps']} gradient steps on {4 * a['episodes_per_source']} episodes (per "
         f"network and seed); planner K = {a['candidates'] or 'by size (16 at 80 users)'}, "
         f"{a['plan_steps']} DDIM steps, model `{result['model']}`. A row `N@U` is network N "
-        f"with U users, a size no agent was trained on (the planner and the joint agents, "
-        f"padded to at most 80 users, cannot act there).",
+        f"with U users, a size no agent was trained on (the joint agents, padded to at most "
+        f"80 users, cannot act there). `best responses (checked)` is the per-user agents' "
+        f"anchor alone (solver `response`): the floor their learned correction starts from.",
         "",
         "| users | method | best reward (utility) | share of best reference | worst instance "
         "| time per design | paper (Table I) |",
