@@ -54,8 +54,8 @@ bench-mobile-env: setup
 # learn), the 3-site default and a 150-user draw of the 1000 x 20 district, each instance's
 # price x [1/2.5, 2.5] and noise +-1.5 dB (80000 user transitions; trained on the paper
 # networks alone it switched most users of a city off), then per-user episodes (16 steps)
-# of the expert, a noisy expert, random actions and that SAC on the paper networks, then BCQ
-# on them (3000 steps). Seeded: the same command gives the same agents on one machine. Only
+# of the expert, a noisy expert, random actions and that SAC on the paper networks, the
+# default and the 150-user city draw (a third as many there), then BCQ on them (3000 steps). Seeded: the same command gives the same agents on one machine. Only
 # agent.json and the safetensors weights are kept (TensorBoard logs and SB3's model.zip stay
 # in $(AGENTS_WORK)). Timings: benchmarks/RESULTS.md, "Stage 1 per-user".
 AGENTS_WORK := .agents-work
@@ -70,8 +70,16 @@ agents: setup
 	      --out $(AGENTS_WORK)/data --quiet || exit 1; \
 	  done; \
 	done
-	nice $(BIN)/aign train bcq --data $(AGENTS_WORK)/data --steps 3000 --seed 0 \
-	  --out $(AGENTS_WORK)/bcq --quiet
+	for p in coordinate noisy:coordinate,sigma=0.3 random sac:$(AGENTS_WORK)/sac; do \
+	  nice $(BIN)/aign collect --scenario default --policy $$p --episodes 48 --seed 1001 \
+	    --price-jitter 2.5 --noise-jitter-db 1.5 --out $(AGENTS_WORK)/data-default --quiet \
+	    || exit 1; \
+	  nice $(BIN)/aign collect --scenario scale-1000x20 --users 150 --policy $$p --episodes 16 \
+	    --seed 1002 --price-jitter 2.5 --noise-jitter-db 1.5 \
+	    --out $(AGENTS_WORK)/data-scale-1000x20 --quiet || exit 1; \
+	done
+	nice $(BIN)/aign train bcq --data $(AGENTS_WORK)/data --data $(AGENTS_WORK)/data-default \
+	  --data $(AGENTS_WORK)/data-scale-1000x20 --steps 3000 --seed 0 --out $(AGENTS_WORK)/bcq --quiet
 	for a in sac bcq; do \
 	  rm -rf models/$$a && mkdir -p models/$$a && \
 	  cp $(AGENTS_WORK)/$$a/agent.json $(AGENTS_WORK)/$$a/policy.safetensors models/$$a/; \

@@ -11,7 +11,7 @@ d3rlpy reads either through its ``to_d3rlpy``. The networks' weights are saved a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -33,7 +33,9 @@ WEIGHTS = "policy.safetensors"
 class BCQArgs:
     """``aign train bcq`` settings."""
 
-    data: str  # dataset folder (aign collect)
+    # dataset folder (aign collect); per-user datasets may be several (one per network
+    # family: their headers differ, their user transitions are alike)
+    data: str | Sequence[str]
     out: str  # output folder: agent.json, model.pt, logs/
     steps: int = 10_000  # gradient steps
     steps_per_epoch: int = 1_000
@@ -67,10 +69,25 @@ def train_bcq(args: BCQArgs, report: Callable[[int, int, str], None] | None = No
     import d3rlpy
     from d3rlpy.logging import FileAdapterFactory
 
-    per_user = manifest_format(args.data) == USER_FORMAT
-    dataset = (UserTrajectoryDataset if per_user else TrajectoryDataset).load(args.data)
-    if dataset.n_episodes < 2:
-        raise AignError(f"{args.data}: {dataset.n_episodes} episode(s) is too little to train on")
+    folders = [args.data] if isinstance(args.data, str | Path) else list(args.data)
+    if not folders:
+        raise AignError("BCQ needs a dataset")
+    per_user = manifest_format(folders[0]) == USER_FORMAT
+    if len(folders) > 1 and not all(manifest_format(f) == USER_FORMAT for f in folders):
+        raise AignError("only per-user datasets can be combined (joint ones are padded to "
+                        "their own network)")  # fmt: skip
+    datasets = [(UserTrajectoryDataset if per_user else TrajectoryDataset).load(f)
+                for f in folders]  # fmt: skip
+    dataset = datasets[0]
+    for folder, other in zip(folders[1:], datasets[1:], strict=True):
+        if other.header.mdp != dataset.header.mdp:
+            raise AignError(f"{folder}: recorded with MDP {other.header.mdp.to_dict()}, "
+                            f"{folders[0]} with {dataset.header.mdp.to_dict()}: they cannot "
+                            f"be combined")  # fmt: skip
+    episodes = sum(d.n_episodes for d in datasets)
+    if episodes < 2:
+        raise AignError(f"{', '.join(map(str, folders))}: {episodes} episode(s) is too little "
+                        f"to train on")  # fmt: skip
     out = Path(args.out)
     if args.n_action_samples is None:
         args = replace(args, n_action_samples=10 if per_user else 50)
@@ -89,7 +106,7 @@ def train_bcq(args: BCQArgs, report: Callable[[int, int, str], None] | None = No
             report(done, total, note)
 
     for epoch, metrics in algo.fitter(
-        dataset.to_d3rlpy(),
+        dataset.to_d3rlpy(*datasets[1:]),
         n_steps=args.steps,
         n_steps_per_epoch=per_epoch,
         experiment_name="bcq",
@@ -111,10 +128,10 @@ def train_bcq(args: BCQArgs, report: Callable[[int, int, str], None] | None = No
         "formulation": "per-user" if per_user else "joint",
         "mdp": dataset.header.mdp.to_dict(),
         **({"features": list(USER_FEATURES)} if per_user else {}),
-        "scenario": dataset.header.scenario,
-        "dataset": str(args.data),
-        "episodes": dataset.n_episodes,
-        **{k: v for k, v in asdict(args).items() if k not in ("progress",)},
+        "scenario": ",".join(dict.fromkeys(d.header.scenario for d in datasets)),
+        "dataset": ",".join(map(str, folders)),
+        "episodes": episodes,
+        **{k: v for k, v in asdict(args).items() if k not in ("progress", "data")},
     }
     write_json_atomic(out / AGENT_FILE, meta)
     return out

@@ -280,19 +280,24 @@ class UserTrajectoryDataset:
         }
 
     # ------------------------------------------------------------------ exports
-    def to_d3rlpy(self):
-        """The user transitions as a d3rlpy ``MDPDataset`` (1-D actions, one episode per user)."""
+    def to_d3rlpy(self, *others: UserTrajectoryDataset):
+        """The user transitions as a d3rlpy ``MDPDataset`` (1-D actions, one episode per user),
+        followed by those of ``others`` (datasets of other networks, recorded alike)."""
         from d3rlpy.dataset import MDPDataset
 
+        parts = [d._transitions() for d in (self, *others)]
+        return MDPDataset(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+
+    def _transitions(self) -> dict[str, np.ndarray]:
         a, h = self.arrays, self.horizon
         terminals = np.zeros((self.n_user_episodes, h), dtype=np.float32)
         terminals[:, -1] = 1.0
-        return MDPDataset(
-            observations=a["observations"][:, :-1].reshape(-1, a["observations"].shape[-1]),
-            actions=a["actions"].reshape(-1, 1),
-            rewards=a["rewards"].reshape(-1, 1),
-            terminals=terminals.reshape(-1),
-        )
+        return {
+            "observations": a["observations"][:, :-1].reshape(-1, a["observations"].shape[-1]),
+            "actions": a["actions"].reshape(-1, 1),
+            "rewards": a["rewards"].reshape(-1, 1),
+            "terminals": terminals.reshape(-1),
+        }
 
     def export_minari(self, dataset_id: str, root: str | os.PathLike):
         """Write the user episodes as a Minari dataset ``dataset_id`` under ``root``.

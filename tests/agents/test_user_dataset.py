@@ -151,3 +151,27 @@ def test_an_agents_episodes_are_recorded_on_its_own_anchor(tmp_path, mixed):
             moved = data["moves"][rows, t]
             replay = target_power(inst, data["actions"][rows, t], data.header.mdp, powers[t])
             assert np.array_equal(replay[moved], powers[t + 1][moved])
+
+
+def test_bcq_learns_from_per_user_datasets_of_several_networks(tmp_path, mixed):
+    import json
+
+    from agents.bcq import BCQArgs, train_bcq
+
+    collect(CollectArgs("default", "coordinate", 3, str(tmp_path / "default"), users=[4],
+                        batch=3, formulation="per-user"))  # fmt: skip
+    other = UserTrajectoryDataset.load(tmp_path / "default")
+    both = mixed.to_d3rlpy(other)
+    assert both.transition_count == (mixed.n_user_episodes + other.n_user_episodes) * mixed.horizon
+    assert len(both.episodes) == mixed.n_user_episodes + other.n_user_episodes
+    out = train_bcq(BCQArgs(data=[str(mixed.path), str(tmp_path / "default")], steps=2,
+                            steps_per_epoch=2, out=str(tmp_path / "bcq")))  # fmt: skip
+    meta = json.loads((out / "agent.json").read_text())
+    assert meta["episodes"] == mixed.n_episodes + other.n_episodes
+    assert meta["scenario"] == "paper-20,default"
+    # episodes of another MDP (here: another horizon) are not mixed in
+    collect(CollectArgs("default", "random", 2, str(tmp_path / "short"), users=[4], horizon=4,
+                        formulation="per-user"))  # fmt: skip
+    with pytest.raises(AignError, match="cannot be combined"):
+        train_bcq(BCQArgs(data=[str(mixed.path), str(tmp_path / "short")], steps=2,
+                          steps_per_epoch=2, out=str(tmp_path / "bcq2")))  # fmt: skip

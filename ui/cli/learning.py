@@ -42,11 +42,11 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
     elif args.algo == "bcq":
         from agents.bcq import BCQArgs, train_bcq
 
-        if not args.data or len(args.data) != 1:
-            raise AignError("train bcq needs one --data DATASET")
+        if not args.data:
+            raise AignError("train bcq needs --data DATASET (per-user ones: repeat it to combine)")
         quiet_learning_logs()
         out = train_bcq(
-            BCQArgs(data=args.data[0], out=args.out, steps=args.steps or 10_000, seed=args.seed,
+            BCQArgs(data=args.data, out=args.out, steps=args.steps or 10_000, seed=args.seed,
                     progress=progress),
             report=lines.update,
         )  # fmt: skip
@@ -217,7 +217,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--max-users", type=int, help="sac: pad observations to this many users")
     train.add_argument(
         "--data", metavar="DATASET", action="append",
-        help="bcq, diffusion: dataset folder (diffusion: repeat to combine datasets)",
+        help="bcq, diffusion: dataset folder (repeat to combine datasets; bcq: per-user ones)",
     )  # fmt: skip
     train.add_argument(
         "--steps", type=int,
