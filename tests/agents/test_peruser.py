@@ -228,3 +228,25 @@ def test_an_agent_that_always_answers_zero_ends_on_its_anchors_dynamics(anchor, 
         inst = instance_of("paper-50", 50, seed=seed)
         rolled = rollout_users(lambda obs: np.zeros(len(obs)), inst, np.zeros(50), config)
         assert np.array_equal(rolled, solve(inst, method).power_mw)
+
+
+def test_the_anchor_cache_answers_alike_and_keeps_no_instance_alive():
+    import gc
+    import weakref
+
+    from agents.peruser import anchor_power
+
+    inst = instance_of("paper-20", 20, seed=3)
+    p = inst.levels_mw[np.random.default_rng(4).integers(0, 41, 20)]
+    first = anchor_power(inst, p, CONFIG)
+    assert np.array_equal(first, checked_best_response(
+        inst.gains, inst.assoc, p, inst.noise_mw, inst.bandwidth_hz, inst.price,
+        inst.levels_mw, inst.reuse))  # fmt: skip
+    assert anchor_power(inst, p.copy(), CONFIG) is first and not first.flags.writeable
+    # another anchor at the same powers is another entry, not the cached one
+    assert np.array_equal(anchor_power(inst, p, UserMDPConfig(anchor="priced")),
+                          best_response(inst, p))  # fmt: skip
+    alive = weakref.ref(inst)
+    del inst
+    gc.collect()
+    assert alive() is None
