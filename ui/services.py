@@ -38,7 +38,7 @@ from twin.solvers import best_reference
 Progress = Callable[[float], None]
 
 # Design generators offered by the Designs page: baselines always, diffusion when installed.
-BASELINE_METHODS = ("coordinate", "wmmse", "fpc", "max")
+BASELINE_METHODS = ("coordinate", "wmmse", "response", "fpc", "max")
 MAX_EXHAUSTIVE_EVALUATIONS = 200_000
 MAX_RUNS_KEPT = 6  # what-if runs a session keeps for comparison
 SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -540,7 +540,7 @@ GENERATORS: dict[str, Generator] = {
                       lambda home: True, _auto),
     "diffusion": Generator("diffusion planner + baselines",
                            lambda home: diffusion_model_dir(home) is not None, _diffusion),
-    "baselines": Generator("baselines: coordinate, WMMSE, FPC, max, random",
+    "baselines": Generator("baselines: coordinate, WMMSE, best responses, FPC, max, random",
                            lambda home: True, _baselines),
 }  # fmt: skip
 

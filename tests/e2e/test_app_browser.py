@@ -24,7 +24,7 @@ WAIT_S = 60
 GENERATOR_LABELS = {  # the Designs page's generator dropdown (ui.services.GENERATORS)
     "auto": "auto: the best method for the size within 1 s + baselines",
     "diffusion": "diffusion planner + baselines",
-    "baselines": "baselines: coordinate, WMMSE, FPC, max, random",
+    "baselines": "baselines: coordinate, WMMSE, best responses, FPC, max, random",
 }
 
 

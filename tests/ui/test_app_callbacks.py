@@ -258,7 +258,7 @@ def fig3_designs(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     result, status = designs.generate_job(lambda _p: None, _store("paper-fig3"), 2, "baselines",
                                           home)  # fmt: skip
-    assert "distinct designs (of 5 generated) for paper-fig3" in _msg(status)
+    assert "distinct designs (of 6 generated) for paper-fig3" in _msg(status)
     return home, result
 
 
@@ -273,8 +273,8 @@ def test_generated_designs_are_distinct_with_the_reference_on_top(fig3_designs):
     powers = [tuple(e["design"]["power_mw"]) for e in rows]
     assert len(set(powers)) == len(powers)  # identical designs are one row
     made = [s for e in rows for s in e["sources"]]
-    assert sorted(made) == sorted(["exhaustive", "coordinate", "wmmse", "fpc", "max",
-                                   "random (best of 2 draws)"])  # fmt: skip
+    assert sorted(made) == sorted(["exhaustive", "coordinate", "wmmse", "response", "fpc",
+                                   "max", "random (best of 2 draws)"])  # fmt: skip
     utilities = [e["design"]["predicted"]["utility"] for e in rows[1:]]
     assert utilities == sorted(utilities, reverse=True)
     assert result["selected"] == "ref"  # the optimum: nothing generated beats it
