@@ -94,13 +94,16 @@ class UserMDPConfig:
     relative_span: float = 1.0  # relative: share of the log range one unit of action moves
     anchor: str = "checked"  # relative: where a = 0 points (ANCHORS; see the module docstring)
     check_step: float = 0.1  # checked: how far (share of the log range) its side levels are
+    # relative: |a| below this is the anchor itself (the rest of [-1, 1] stretched to fill
+    # the range), so that a policy can answer "the anchor" without an exact 0
+    dead_zone: float = 0.0
 
     def __post_init__(self) -> None:
         if (self.horizon < 1 or self.violation_penalty < 0 or not 0 <= self.off_fraction < 1
                 or self.counterfactual not in COUNTERFACTUALS
                 or not 0 < self.move_prob <= 1 or self.action not in ACTIONS
                 or not self.relative_span > 0 or self.anchor not in ANCHORS
-                or not 0 <= self.check_step <= 1):  # fmt: skip
+                or not 0 <= self.check_step <= 1 or not 0 <= self.dead_zone < 1):  # fmt: skip
             raise ValueError(f"invalid per-user MDP config {self}")
 
     @property
@@ -221,6 +224,9 @@ def target_power(
     if config.action == "relative":
         if power_mw is None:
             raise ValueError("relative actions need the current powers")
+        if config.dead_zone > 0:
+            a = np.sign(a) * np.maximum(np.abs(a) - config.dead_zone, 0.0) / (
+                1.0 - config.dead_zone)
         x = _anchor(instance, power_mw, config) + config.relative_span * a
         target = p_lo * (p_hi / p_lo) ** np.clip(x, 0.0, 1.0) if p_hi > p_lo else np.full(
             a.shape, p_hi)
@@ -249,6 +255,8 @@ def action_for(
             raise ValueError("relative actions need the current powers")
         x_br = _anchor(instance, power_mw, config)
         a = (log_position(instance, target_mw) - x_br) / config.relative_span
+        if config.dead_zone > 0:  # the inverse of the stretch (the anchor stays at 0)
+            a = np.sign(a) * (np.abs(a) * (1.0 - config.dead_zone) + config.dead_zone)
         return np.clip(a, -1.0, 1.0).astype(np.float32)
     return level_action(instance, target_mw, config)
 

@@ -69,6 +69,7 @@ class PerUserEnv(gym.Env):
         anchor: str = "checked",
         price_jitter: float = 1.0,
         sampler: InstanceSampler | None = None,
+        dead_zone: float = 0.0,
     ):
         self.scenario = _scenario(scenario)
         self.n_users = int(n_users or self.scenario.users.n)
@@ -76,7 +77,7 @@ class PerUserEnv(gym.Env):
             raise ValueError(f"n_users must be positive, got {self.n_users}")
         self.config = UserMDPConfig(horizon, violation_penalty, counterfactual,
                                     move_prob=move_prob, action=action,
-                                    anchor=anchor)  # fmt: skip
+                                    anchor=anchor, dead_zone=dead_zone)  # fmt: skip
         if not 0 <= random_start <= 1:
             raise ValueError(f"random_start must be a probability, got {random_start}")
         self.random_start = random_start
@@ -172,6 +173,7 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         random_start: float = 0.0,
         anchor: str = "checked",
         price_jitter: float = 1.0,
+        dead_zone: float = 0.0,
     ):
         many = not isinstance(scenario, str | Scenario)
         entries = [e if isinstance(e, tuple) else (e, None)
@@ -189,7 +191,8 @@ class UserSlotsVectorEnv(gym.vector.VectorEnv):
         self.envs = [
             PerUserEnv(sc, n, horizon, violation_penalty, environment_seed, noise_jitter_db,
                        constraint_draw, counterfactual, move_prob, action,
-                       random_start, anchor, price_jitter=price_jitter)  # fmt: skip
+                       random_start, anchor, price_jitter=price_jitter,
+                       dead_zone=dead_zone)  # fmt: skip
             for _ in range(groups) for sc, pin in zip(self.scenarios, pinned, strict=True)
             for n in ([pin] if pin is not None else self.user_counts or [sc.users.n])
         ]

@@ -67,6 +67,7 @@ class SACArgs:
     counterfactual: str = "hold"  # per-user: what a user's difference reward compares to
     random_start: float = 0.5  # per-user: share of training episodes from random powers
     anchor: str = "checked"  # per-user relative actions: where a = 0 points (agents.peruser)
+    dead_zone: float = 0.0  # per-user relative actions: |a| below this is the anchor
     checkpoint_every: int = 5_000  # steps between checkpoints (0: none)
     environment_seed: int = 0
     noise_jitter_db: float = 0.0
@@ -212,7 +213,7 @@ def _per_user_env(args: SACArgs) -> tuple[SB3VecEnv, dict]:
         horizon=args.horizon, environment_seed=args.environment_seed,
         noise_jitter_db=args.noise_jitter_db, move_prob=args.move_prob, action=args.action,
         counterfactual=args.counterfactual, random_start=args.random_start,
-        anchor=args.anchor, price_jitter=args.price_jitter,
+        anchor=args.anchor, price_jitter=args.price_jitter, dead_zone=args.dead_zone,
     )  # fmt: skip
     vec_env = VecMonitor(SB3VecEnv(vector))  # episode returns per user slot in TensorBoard
     vec_env.seed(args.seed)

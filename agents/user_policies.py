@@ -146,10 +146,12 @@ def make_user_policy(spec: str, config: UserMDPConfig, seed: int = 0) -> UserPol
                 f"{spec}: a joint-formulation agent (padded to {agent.config.max_users} users); "
                 f"collect with --formulation joint --max-users {agent.config.max_users}"
             )
-        if (agent.config.action, agent.config.anchor) != (config.action, config.anchor):
+        mine = (agent.config.action, agent.config.anchor, agent.config.dead_zone)
+        if mine != (config.action, config.anchor, config.dead_zone):
             raise AignError(f"{spec}: acts on {agent.config.action!r} actions (anchor "
-                            f"{agent.config.anchor}), this collection records "
-                            f"{config.action!r} ones (anchor {config.anchor}); retrain it "
+                            f"{agent.config.anchor}, dead zone {agent.config.dead_zone:g}), "
+                            f"this collection records {config.action!r} ones (anchor "
+                            f"{config.anchor}, dead zone {config.dead_zone:g}); retrain it "
                             f"with this aign")  # fmt: skip
         if agent.config.horizon != config.horizon or agent.config.move_prob != config.move_prob:
             raise AignError(f"{spec}: trained with horizon {agent.config.horizon} and move_prob "

@@ -250,3 +250,18 @@ def test_the_anchor_cache_answers_alike_and_keeps_no_instance_alive():
     del inst
     gc.collect()
     assert alive() is None
+
+
+def test_a_dead_zone_makes_small_actions_the_anchor_and_keeps_every_level_reachable():
+    inst = instance_of("paper-20", 20, seed=1)
+    p = inst.levels_mw[np.random.default_rng(2).integers(0, 41, 20)]
+    zone = UserMDPConfig(dead_zone=0.1)
+    anchor = target_power(inst, np.zeros(20), CONFIG, p)
+    for a in (0.05, -0.09, 0.0999):
+        assert np.array_equal(target_power(inst, np.full(20, a), zone, p), anchor)
+    assert np.array_equal(target_power(inst, np.ones(20), zone, p),
+                          target_power(inst, np.ones(20), CONFIG, p))  # fmt: skip
+    for level in inst.levels_mw[1:]:
+        target = np.full(20, level)
+        assert np.array_equal(target_power(inst, action_for(inst, target, zone, p), zone, p),
+                              target)  # fmt: skip
