@@ -40,6 +40,7 @@ ablation; this is what scales (see ``ARCHITECTURE.md``, "MDP").
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -176,7 +177,8 @@ def anchor_power(
     evaluations."""
     p = np.asarray(power_mw, dtype=float)
     key = (id(instance), config.anchor, config.check_step, p.tobytes())
-    hit = _ANCHORS_SEEN.get(key)
+    with _ANCHORS_LOCK:  # the app plans in worker threads
+        hit = _ANCHORS_SEEN.get(key)
     if hit is not None and hit[0]() is instance:
         return hit[1]
     if config.anchor == "checked":
@@ -188,17 +190,19 @@ def anchor_power(
         anchor = best_response(instance, p)
         if config.anchor == "priced-on":
             anchor = np.maximum(anchor, log_range(instance)[0])
-    if len(_ANCHORS_SEEN) >= _ANCHORS_KEPT:
-        _ANCHORS_SEEN.pop(next(iter(_ANCHORS_SEEN)))
-    # a weak reference: a hit needs the very instance (an id may be reused once it is
-    # gone), and the cache keeps no instance alive (a 10 000 x 100 one holds 8 MB of gains)
     anchor.setflags(write=False)  # shared by the calls that hit the cache
-    _ANCHORS_SEEN[key] = (weakref.ref(instance), anchor)
+    with _ANCHORS_LOCK:
+        if len(_ANCHORS_SEEN) >= _ANCHORS_KEPT:
+            _ANCHORS_SEEN.pop(next(iter(_ANCHORS_SEEN)))
+        # a weak reference: a hit needs the very instance (an id may be reused once it is
+        # gone), and the cache keeps no instance alive (10 000 x 100 gains are 8 MB)
+        _ANCHORS_SEEN[key] = (weakref.ref(instance), anchor)
     return anchor
 
 
 _ANCHORS_KEPT = 256
 _ANCHORS_SEEN: dict[tuple, tuple[weakref.ref, np.ndarray]] = {}
+_ANCHORS_LOCK = threading.Lock()
 
 
 def _anchor(instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig) -> np.ndarray:
