@@ -16,28 +16,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.core.errors import AignError
 from twin.radio.deviation import checked_best_response
 from twin.radio.graph import priced_best_response
 from twin.radio.instance import ProblemInstance
 
 
 def best_response_dynamics(
-    instance: ProblemInstance, steps: int = 16, move_prob: float = 0.5, seed: int = 0
+    instance: ProblemInstance,
+    steps: int = 16,
+    move_prob: float = 0.5,
+    seed: int = 0,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The powers after ``steps`` rounds of asynchronous checked best responses from 0 mW."""
-    return _dynamics(instance, checked_best_response, steps, move_prob, seed)
+    """The powers after ``steps`` rounds of asynchronous checked best responses from ``init``
+    (snapped to the levels; default 0 mW)."""
+    return _dynamics(instance, checked_best_response, steps, move_prob, seed, init)
 
 
 def priced_response_dynamics(
-    instance: ProblemInstance, steps: int = 16, move_prob: float = 0.5, seed: int = 0
+    instance: ProblemInstance,
+    steps: int = 16,
+    move_prob: float = 0.5,
+    seed: int = 0,
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
     """The same with the interference priced linearly (the agents' ``priced`` anchor)."""
-    return _dynamics(instance, priced_best_response, steps, move_prob, seed)
+    return _dynamics(instance, priced_best_response, steps, move_prob, seed, init)
 
 
-def _dynamics(instance: ProblemInstance, answer, steps: int, move_prob: float, seed: int):
+def _dynamics(instance: ProblemInstance, answer, steps: int, move_prob: float, seed: int,
+              init: np.ndarray | None) -> np.ndarray:  # fmt: skip
     rng = np.random.default_rng(seed)
-    p = np.zeros(instance.n_users)
+    if init is None:
+        p = np.zeros(instance.n_users)
+    else:
+        p = np.asarray(init, dtype=float)
+        if p.shape != (instance.n_users,) or not np.all(np.isfinite(p)):
+            raise AignError(f"best responses: init must be {instance.n_users} finite powers in "
+                            f"mW (one per user), got shape {p.shape}")  # fmt: skip
+        p = instance.snap_to_levels(p)
     for _ in range(steps):
         moves = rng.random(instance.n_users) < move_prob if move_prob < 1 else np.ones(
             instance.n_users, bool)

@@ -337,3 +337,15 @@ def test_best_reference_leaves_out_coordinate_ascent_beyond_its_budget(monkeypat
     assert work > solvers.COORDINATE_MAX_WORK and not solvers.coordinate_affordable(large)
     design = solvers.best_reference(large)
     assert used == ["wmmse"] and design.source.startswith("wmmse")
+
+
+def test_best_response_dynamics_start_where_told_and_refuse_a_bad_start():
+    inst = random_instance(3, reuse="shared")
+    start = inst.levels_mw[np.arange(inst.n_users) % len(inst.levels_mw)]
+    # one step in which (almost surely) nobody moves leaves the start as it was
+    moved = best_response_dynamics(inst, steps=1, move_prob=1e-9, init=start)
+    assert np.array_equal(moved, start)
+    assert np.array_equal(best_response_dynamics(inst, steps=6, init=np.zeros(inst.n_users)),
+                          best_response_dynamics(inst, steps=6))  # fmt: skip
+    with pytest.raises(AignError, match="init must be"):
+        best_response_dynamics(inst, init=np.ones(inst.n_users + 1))
