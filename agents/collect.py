@@ -28,7 +28,7 @@ from agents.mdp import MDPConfig
 from agents.policies import make_policy
 from agents.user_collect import run_user_batch, user_counts, user_env, user_header
 from agents.user_dataset import UserTrajectoryWriter
-from agents.user_policies import make_user_policy, policy_anchor
+from agents.user_policies import make_user_policy, policy_action
 from twin.compute import Executor, TaskError, TaskFailure, make_executor
 from twin.core import AignError
 from twin.scenario import Scenario, load_scenario
@@ -133,7 +133,7 @@ def collect(
             raise AignError("--max-users pads joint episodes; per-user episodes take any "
                             "number of users (drop it, or use --formulation joint)")  # fmt: skip
         probe = user_env(args, scenario, user_counts(args, scenario)[0],
-                         anchor=policy_anchor(args.policy))
+                         action=policy_action(args.policy))
         policy = make_user_policy(args.policy, probe.config, seed=args.seed)  # refuse early
         writer: TrajectoryWriter = UserTrajectoryWriter(args.out, user_header(probe))
         counts = user_counts(args, scenario)

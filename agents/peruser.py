@@ -54,6 +54,7 @@ from twin.radio import (
     priced_best_response,
     user_radio_state,
 )
+from twin.solvers import draw_movers
 
 OBS_LIMIT = 10.0  # features are clipped to [-OBS_LIMIT, OBS_LIMIT]
 DB_SCALE = 20.0  # dB features are divided by this
@@ -168,9 +169,10 @@ def best_response(instance: ProblemInstance, power_mw: np.ndarray, state=None) -
 
 
 def anchor_power(
-    instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig
+    instance: ProblemInstance, power_mw: np.ndarray, config: UserMDPConfig, state=None
 ) -> np.ndarray:
-    """Each user's anchor at ``power_mw`` (mW): where its relative action ``a = 0`` points.
+    """Each user's anchor at ``power_mw`` (mW): where its relative action ``a = 0`` points
+    (``state``, if given, is :func:`twin.radio.user_radio_state` there: saves computing it).
 
     The last few answers are kept (an environment asks for its current powers twice: to
     observe them and to apply the actions), because the checked anchor costs a few utility
@@ -184,10 +186,10 @@ def anchor_power(
     if config.anchor == "checked":
         anchor = checked_best_response(
             instance.gains, instance.assoc, p, instance.noise_mw, instance.bandwidth_hz,
-            instance.price, instance.levels_mw, instance.reuse, config.check_step,
+            instance.price, instance.levels_mw, instance.reuse, config.check_step, state=state,
         )  # fmt: skip
     else:
-        anchor = best_response(instance, p)
+        anchor = best_response(instance, p, state)
         if config.anchor == "priced-on":
             anchor = np.maximum(anchor, log_range(instance)[0])
     anchor.setflags(write=False)  # shared by the calls that hit the cache
@@ -285,10 +287,9 @@ def level_action(
 
 
 def draw_moves(rng: np.random.Generator, n_users: int, config: UserMDPConfig) -> np.ndarray:
-    """Which users' actions the next step applies (each with probability ``move_prob``)."""
-    if config.move_prob >= 1:
-        return np.ones(n_users, bool)
-    return rng.random(n_users) < config.move_prob
+    """Which users' actions the next step applies (each with probability ``move_prob``): the
+    draw of the best-response dynamics, so that ``a = 0`` everywhere ends on their design."""
+    return draw_movers(rng, n_users, config.move_prob)
 
 
 def apply_actions(
@@ -326,7 +327,7 @@ def observe_users(
         _db((g.sum(axis=1) - g_serv) / g_serv) / DB_SCALE,
         np.log(np.maximum(state.own_benefit, 1e-30) / cost) / LOG_SCALE,
         np.log1p(state.interference_price / cost_floor) / LOG_SCALE,
-        level_action(instance, anchor_power(instance, p, config), config),
+        level_action(instance, anchor_power(instance, p, config, state), config),
         np.full(instance.n_users, instance.price * p_max),
         np.full(instance.n_users, step / config.horizon),
         np.ones(instance.n_users) if moves is None else np.asarray(moves, dtype=float),

@@ -15,17 +15,19 @@ from agents.dataset import CONSTRAINT_NAMES, ENV_PARAM_NAMES
 from agents.peruser import UserMDPConfig
 from agents.peruser_env import PerUserEnv
 from agents.user_dataset import EPISODE_FIELDS, USER_FIELDS, UserDatasetHeader
-from agents.user_policies import make_user_policy, policy_anchor
+from agents.user_policies import make_user_policy, policy_action
 from twin.scenario import Scenario
 
 
 def user_env(args, scenario: Scenario, n_users: int, sampler=None,
-             anchor: str | None = None) -> PerUserEnv:  # fmt: skip
+             action: dict | None = None) -> PerUserEnv:  # fmt: skip
+    """A collection's environment; ``action``: how its policy reads actions
+    (:func:`agents.user_policies.policy_action`; the defaults otherwise)."""
     return PerUserEnv(
         scenario, n_users, environment_seed=args.environment_seed,
         horizon=UserMDPConfig.horizon if args.horizon is None else args.horizon,
         noise_jitter_db=args.noise_jitter_db, constraint_draw=args.impose,
-        price_jitter=args.price_jitter, sampler=sampler, anchor=anchor or UserMDPConfig.anchor,
+        price_jitter=args.price_jitter, sampler=sampler, **(action or {}),
     )  # fmt: skip
 
 
@@ -46,9 +48,9 @@ def user_counts(args, scenario: Scenario) -> list[int]:
 def run_user_batch(args, scenario: Scenario, indices: Sequence[int]) -> dict[str, np.ndarray]:
     """Roll episodes ``indices`` of a per-user collection; returns one shard's arrays."""
     counts = user_counts(args, scenario)
-    anchor = policy_anchor(args.policy)  # an agent's actions are relative to its own anchor
-    first = user_env(args, scenario, counts[indices[0] % len(counts)], anchor=anchor)
-    envs = [first, *(user_env(args, scenario, counts[k % len(counts)], first.sampler, anchor)
+    action = policy_action(args.policy)  # an agent's actions are relative to its own anchor
+    first = user_env(args, scenario, counts[indices[0] % len(counts)], action=action)
+    envs = [first, *(user_env(args, scenario, counts[k % len(counts)], first.sampler, action)
                       for k in indices[1:])]  # fmt: skip
     seeds = [args.seed + k for k in indices]
     obs = [env.reset(seed=s)[0] for env, s in zip(envs, seeds, strict=True)]

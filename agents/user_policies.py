@@ -112,20 +112,25 @@ class NoisyUserPolicy(_PerEpisodeRandom):
         return out
 
 
-def policy_anchor(spec: str) -> str | None:
-    """The anchor a per-user agent in ``spec`` acts on (``noisy:`` looked through), so that
-    a collection applies its actions as it meant them; ``None`` for the other policies."""
+def policy_action(spec: str) -> dict:
+    """How a per-user agent in ``spec`` reads its actions (``anchor``, ``dead_zone``;
+    ``noisy:`` looked through), so that a collection applies them as the agent meant them;
+    empty for the other policies. Reads the agent's description only, not its weights."""
     name, _, args = spec.strip().partition(":")
     if name == "noisy":
-        return policy_anchor(_noisy_args(args)[0])
+        return policy_action(_noisy_args(args)[0])
     if name not in ("sac", "bcq"):
-        return None
+        return {}
     from pathlib import Path
 
-    from agents.controllers import default_agent_dir, load_agent
+    from agents.controllers import default_agent_dir
+    from agents.stored import agent_config, read_agent_meta
 
-    agent = load_agent(name, Path(args) if args.strip() else default_agent_dir(name))
-    return agent.config.anchor if agent.per_user else None
+    folder, meta = read_agent_meta(Path(args) if args.strip() else default_agent_dir(name), name)
+    config = agent_config(folder, meta)
+    if not isinstance(config, UserMDPConfig):
+        return {}
+    return {"anchor": config.anchor, "dead_zone": config.dead_zone}
 
 
 def make_user_policy(spec: str, config: UserMDPConfig, seed: int = 0) -> UserPolicy:

@@ -67,26 +67,26 @@ def references(work: Path, seed: int, n: int) -> dict[str, list[float]]:
     return {row: cache[f"{row}|{seed}"][:n] for row in ROWS}
 
 
-def shares(agent, seed: int, refs: dict[str, list[float]]) -> dict[str, dict]:
+def shares(design, seed: int, refs: dict[str, list[float]]) -> dict[str, dict]:
+    """Mean and worst share of the reference of ``design(instance) -> power_mw`` per row."""
     out = {}
     for row in ROWS:
-        s = [float(inst.objective(rollout(agent, inst, np.zeros(inst.n_users)))[0]) / ref
+        s = [float(inst.objective(design(inst))[0]) / ref
              for inst, ref in zip(instances(row, seed, len(refs[row])), refs[row],
                                   strict=True)]  # fmt: skip
         out[row] = {"mean": float(np.mean(s)), "worst": float(np.min(s))}
     return out
 
 
-def solver_shares(method: str, seed: int, refs: dict[str, list[float]]) -> dict[str, dict]:
-    """The same for a classical method: the agents' anchors alone (``a = 0`` every step, the
+def rolled(agent):
+    """An agent's design: its own rollout from 0 mW."""
+    return lambda inst: rollout(agent, inst, np.zeros(inst.n_users))
+
+
+def solved(method: str):
+    """A classical method's design; the agents' anchors alone (``a = 0`` every step, the
     rollout's movers) are ``response`` (checked) and ``priced-response``."""
-    out = {}
-    for row in ROWS:
-        s = [float(inst.objective(solve(inst, method).power_mw)[0]) / ref
-             for inst, ref in zip(instances(row, seed, len(refs[row])), refs[row],
-                                  strict=True)]  # fmt: skip
-        out[row] = {"mean": float(np.mean(s)), "worst": float(np.min(s))}
-    return out
+    return lambda inst: solve(inst, method).power_mw
 
 
 def value(text: str):
@@ -127,12 +127,12 @@ def main() -> None:
         times["stage1_s"] = time.perf_counter() - clock  # 0-ish when reused from WORKDIR
         seed_result = {"times": times}
         for kind, folder in dirs.items():
-            seed_result[kind] = shares(load_agent(kind, folder), seed, refs)
+            seed_result[kind] = shares(rolled(load_agent(kind, folder)), seed, refs)
             for row, r in seed_result[kind].items():
                 print(f"seed {seed} {kind} {row:14s} mean {r['mean']:.4f} worst {r['worst']:.4f}",
                       flush=True)  # fmt: skip
         for method in ("response", "priced-response"):  # the floors the agents start from
-            seed_result[method] = solver_shares(method, seed, refs)
+            seed_result[method] = shares(solved(method), seed, refs)
             for row, r in seed_result[method].items():
                 print(f"seed {seed} {method} {row:14s} mean {r['mean']:.4f} "
                       f"worst {r['worst']:.4f}", flush=True)  # fmt: skip

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.radio.graph import LN2, UserRadioState, priced_best_response, user_radio_state
+from twin.radio.instance import snap_to_levels
 from twin.radio.uplink import Reuse, rate_bps, serving_gain
 
 
@@ -89,14 +90,6 @@ def deviation_value(
     return value
 
 
-def _nearest_level(levels: np.ndarray, power_mw: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.searchsorted(levels, power_mw), 1, max(len(levels) - 1, 1))
-    if len(levels) < 2:
-        return np.full(power_mw.shape, levels[0])
-    lo, hi = levels[idx - 1], levels[idx]
-    return np.where(power_mw - lo <= hi - power_mw, lo, hi)
-
-
 def checked_best_response(
     gains: np.ndarray,
     assoc: np.ndarray,
@@ -108,8 +101,10 @@ def checked_best_response(
     reuse: Reuse = "shared",
     step: float = 0.1,
     exact_cells: int = 4,
+    state: UserRadioState | None = None,
 ) -> np.ndarray:
-    """Each user's best of a few levels, each scored exactly by :func:`deviation_value`.
+    """Each user's best of a few levels, each scored exactly by :func:`deviation_value`
+    (``state``, if given, is :func:`user_radio_state` at ``power_mw``).
 
     The candidates: hold, off (where 0 mW is a level), the priced best response
     (:func:`twin.radio.priced_best_response`) and the levels ``step`` of the log range
@@ -121,7 +116,8 @@ def checked_best_response(
     ``O(L U^2 B)``."""
     p = np.asarray(power_mw, dtype=float)
     levels = np.asarray(levels_mw, dtype=float)
-    state = user_radio_state(gains, assoc, p, noise_mw, bandwidth_hz, reuse)
+    if state is None:
+        state = user_radio_state(gains, assoc, p, noise_mw, bandwidth_hz, reuse)
     best = priced_best_response(gains, assoc, p, noise_mw, bandwidth_hz, price, levels, reuse,
                                 state)  # fmt: skip
     candidates = [p, best]
@@ -133,7 +129,7 @@ def checked_best_response(
         x = np.log(np.clip(best, lo, hi) / lo) / np.log(hi / lo)
         for sign in (-1.0, 1.0):
             shifted = lo * (hi / lo) ** np.clip(x + sign * step, 0.0, 1.0)
-            candidates.append(_nearest_level(levels, shifted))
+            candidates.append(snap_to_levels(levels, shifted))
     stacked = np.stack(candidates)
     values = np.stack([np.zeros_like(p)] + [
         deviation_value(gains, assoc, p, c, noise_mw, bandwidth_hz, price, reuse,

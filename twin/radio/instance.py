@@ -139,6 +139,16 @@ def _problems(err: ValidationError, source: str) -> list[Problem]:
 
 
 # --------------------------------------------------------------------------- instance
+def snap_to_levels(levels_mw: np.ndarray, power_mw: np.ndarray) -> np.ndarray:
+    """Nearest of the sorted ``levels_mw`` for each power (ties go to the lower level)."""
+    p = np.asarray(power_mw, dtype=float)
+    if len(levels_mw) < 2:
+        return np.full_like(p, levels_mw[0])
+    idx = np.clip(np.searchsorted(levels_mw, p), 1, len(levels_mw) - 1)
+    lo, hi = levels_mw[idx - 1], levels_mw[idx]
+    return np.where(p - lo <= hi - p, lo, hi)
+
+
 @dataclass(frozen=True, eq=False)
 class ProblemInstance:
     """One snapshot of the network: what solvers, the planner and external tools work on."""
@@ -190,11 +200,7 @@ class ProblemInstance:
 
     def snap_to_levels(self, power_mw: np.ndarray) -> np.ndarray:
         """Nearest allowed level for each power (ties go to the lower level)."""
-        p = np.asarray(power_mw, dtype=float)
-        idx = np.clip(np.searchsorted(self.levels_mw, p), 1, len(self.levels_mw) - 1)
-        lo, hi = self.levels_mw[idx - 1], self.levels_mw[idx]
-        snapped = np.where(p - lo <= hi - p, lo, hi)
-        return snapped if len(self.levels_mw) > 1 else np.full_like(p, self.levels_mw[0])
+        return snap_to_levels(self.levels_mw, power_mw)
 
     def check_power(self, power_mw: Any, source: str = "design") -> np.ndarray:
         """Return the power vector as an array, or refuse it with every reason."""

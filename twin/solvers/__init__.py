@@ -18,7 +18,11 @@ from twin.solvers.registry import (
     solve_spec,
     validate_params,
 )
-from twin.solvers.response import best_response_dynamics, priced_response_dynamics
+from twin.solvers.response import (
+    best_response_dynamics,
+    draw_movers,
+    priced_response_dynamics,
+)
 from twin.solvers.wmmse import wmmse
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "coordinate_ascent",
     "coordinate_work",
     "describe_params",
+    "draw_movers",
     "exhaustive",
     "fixed_power",
     "fractional_power_control",

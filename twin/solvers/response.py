@@ -57,10 +57,16 @@ def _dynamics(instance: ProblemInstance, answer, steps: int, move_prob: float, s
                             f"mW (one per user), got shape {p.shape}")  # fmt: skip
         p = instance.snap_to_levels(p)
     for _ in range(steps):
-        moves = rng.random(instance.n_users) < move_prob if move_prob < 1 else np.ones(
-            instance.n_users, bool)
+        moves = draw_movers(rng, instance.n_users, move_prob)
         best = answer(instance.gains, instance.assoc, p, instance.noise_mw,
                       instance.bandwidth_hz, instance.price, instance.levels_mw,
                       instance.reuse)  # fmt: skip
         p = np.where(moves, best, p)
     return p
+
+
+def draw_movers(rng: np.random.Generator, n_users: int, move_prob: float) -> np.ndarray:
+    """Which users move at a step: each with probability ``move_prob`` (all when it is 1)."""
+    if move_prob >= 1:
+        return np.ones(n_users, bool)
+    return rng.random(n_users) < move_prob
