@@ -47,6 +47,7 @@ class DiffusionModel:
     envelope: Envelope
     meta: dict[str, Any] = field(default_factory=dict)  # provenance, training settings
     path: Path | None = None
+    off_gap: float = 0.0  # the design space (diffusion.normalizer; 0: models before it)
 
     def config_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class DiffusionModel:
             "denoiser": self.config.to_dict(),
             "scheduler": self.scheduler.config.to_dict(),
             "graph": {"neighbours": self.neighbours},
+            "design_space": {"off_gap": self.off_gap},
             "features": _features(),
             "envelope": self.envelope.to_dict(),
             **self.meta,
@@ -107,7 +109,10 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
         envelope = Envelope.from_dict(cfg["envelope"])
         if neighbours < 1:
             raise ValueError("graph.neighbours must be >= 1")
-    except (KeyError, TypeError, ValueError) as exc:
+        off_gap = float(cfg.get("design_space", {}).get("off_gap", 0.0))
+        if not 0.0 <= off_gap < 1.0:
+            raise ValueError(f"design_space.off_gap must be in [0, 1), got {off_gap}")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AignError(f"{config_file}: malformed model config ({exc!r}); retrain it") from None
     try:
         denoiser = GraphDenoiser(config)
@@ -129,9 +134,11 @@ def load_model(path: str | os.PathLike) -> DiffusionModel:
             f"({first}); the two files come from different models"
         ) from None
     denoiser.eval()
-    known = {"format", "version", "denoiser", "scheduler", "graph", "features", "envelope"}
+    known = {"format", "version", "denoiser", "scheduler", "graph", "design_space", "features",
+             "envelope"}  # fmt: skip
     meta = {k: v for k, v in cfg.items() if k not in known}
-    return DiffusionModel(denoiser, config, scheduler, neighbours, envelope, meta, folder)
+    return DiffusionModel(denoiser, config, scheduler, neighbours, envelope, meta, folder,
+                          off_gap)  # fmt: skip
 
 
 def default_model_dir() -> Path:

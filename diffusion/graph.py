@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from diffusion.normalizer import PowerNormalizer
 from twin.radio import (
     ProblemInstance,
     interference_graph,
@@ -79,6 +80,14 @@ class DesignGraph:
     @property
     def p_max_mw(self) -> float:
         return float(self.instance.max_power_mw)
+
+    def normalizer(self, off_gap: float = 0.0) -> PowerNormalizer:
+        """The model's design space for this instance (:class:`PowerNormalizer`)."""
+        levels = np.asarray(self.instance.levels_mw, dtype=float)
+        on = levels[levels > 0]
+        p_max = self.p_max_mw
+        p_on = float(on.min()) if on.size and p_max > 0 else None
+        return PowerNormalizer(p_max, p_on, off_gap)
 
 
 def design_graph(instance: ProblemInstance, k: int = DEFAULT_NEIGHBOURS) -> DesignGraph:
@@ -150,3 +159,4 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
         budget_margin,
     ], axis=-1)  # fmt: skip
     return torch.from_numpy(_clip(features))
+

@@ -180,7 +180,8 @@ class Planner:
         goal = goal_vector(instance, s.target_return if learned_return else None)
         with torch_threads(s.threads):
             sampled = sample_designs(self.model.denoiser, self.model.scheduler, graph, goal, k,
-                                     s.steps, s.guidance_weight, s.compose, s.seed)  # fmt: skip
+                                     s.steps, s.guidance_weight, s.compose, s.seed,
+                                     self.model.off_gap)  # fmt: skip
         designs = snap(instance, sampled, np.random.default_rng([int(s.seed), 0x5A]))
         utility, violation = instance.objective(designs)
         refined = None

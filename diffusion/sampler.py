@@ -16,7 +16,6 @@ import torch
 from diffusion.conditioning import GOAL_GROUPS, given_groups, only_group
 from diffusion.denoisers import GraphDenoiser
 from diffusion.graph import DesignGraph, radio_features
-from diffusion.normalizer import PowerNormalizer
 from diffusion.scheduler import DDIMScheduler
 
 
@@ -64,9 +63,11 @@ def sample_designs(
     guidance_weight: float = 1.0,
     compose: bool = False,
     seed: int = 0,
+    off_gap: float = 0.0,
 ) -> np.ndarray:
-    """``candidates`` designs ``(K, U)`` in mW (continuous: the planner snaps to levels)."""
-    norm = PowerNormalizer(graph.p_max_mw)
+    """``candidates`` designs ``(K, U)`` in mW (continuous: the planner snaps to levels);
+    ``off_gap``: the model's design space (:class:`diffusion.normalizer.PowerNormalizer`)."""
+    norm = graph.normalizer(off_gap)
     encoded = model.encode(graph.static, graph.neighbours, graph.edges, graph.valid,
                            sparse=True)  # fmt: skip
     generator = torch.Generator().manual_seed(int(seed))

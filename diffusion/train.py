@@ -42,6 +42,8 @@ class TrainArgs:
     out: str  # model folder to write (model.safetensors, config.json, checkpoints/)
     steps: int = 6000  # gradient steps
     instances_per_step: int = 4  # instances per gradient step
+    off_gap: float = 0.25  # the design space: extra span between off and the lowest level
+    size_weighting: float = 0.0  # draw instances ∝ users ** this (1: every user counts alike)
     noise_draws: int = 8  # noisy copies of each instance's design per step
     hidden: int = 64  # encoder width
     layers: int = 3  # encoder message-passing rounds
@@ -81,14 +83,16 @@ class _Prepared:
     """An example laid out once: its graph and its design in the model's space."""
 
     graph: DesignGraph
+    norm: PowerNormalizer  # the instance's design space
     x0: torch.Tensor  # (U,)
     goal: torch.Tensor  # (GOAL_DIM,)
 
 
-def _prepare(example: DesignExample, neighbours: int) -> _Prepared:
+def _prepare(example: DesignExample, neighbours: int, off_gap: float) -> _Prepared:
     graph = design_graph(example.instance, neighbours)
-    x0 = PowerNormalizer(graph.p_max_mw).normalize(example.design_mw)
-    return _Prepared(graph, torch.as_tensor(x0, dtype=torch.float32),
+    norm = graph.normalizer(off_gap)
+    x0 = norm.normalize(np.asarray(example.design_mw, dtype=float))
+    return _Prepared(graph, norm, torch.as_tensor(x0, dtype=torch.float32),
                      torch.as_tensor(example.goal, dtype=torch.float32))  # fmt: skip
 
 
@@ -115,11 +119,22 @@ def denoising_loss(
     if torch.rand((), generator=generator) < self_condition_prob:
         with torch.no_grad():
             first = model.step(encoded, x_t, frac, radio, estimated, goals).clamp(-1.0, 1.0)
-        norm = PowerNormalizer(g.p_max_mw)
-        radio = radio_features(g, norm.unnormalize(first.numpy().astype(np.float64)))
+        radio = radio_features(g, item.norm.unnormalize(first.numpy().astype(np.float64)))
         estimated = torch.ones(draws)
     pred = model.step(encoded, x_t, frac, radio, estimated, goals)
     return ((pred - item.x0[None]) ** 2).mean()
+
+
+def draw_instances(
+    sizes: Sequence[int], count: int, weighting: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Indices of ``count`` training instances, drawn with replacement with probability
+    proportional to ``users ** weighting``: 0 draws instances alike (small networks then
+    dominate the users the loss sees), 1 draws every user alike."""
+    if not weighting:
+        return torch.randint(0, len(sizes), (count,), generator=generator)
+    weights = torch.tensor(sizes, dtype=torch.float64) ** weighting
+    return torch.multinomial(weights, count, replacement=True, generator=generator)
 
 
 def _learning_rate(args: TrainArgs, step: int) -> float:
@@ -152,6 +167,12 @@ def train_diffusion(
         raise AignError(f"threads must be >= 1, got {args.threads}")
     if args.improve_rounds < 0 or args.improve_candidates < 1:
         raise AignError("improve_rounds must be >= 0 and improve_candidates >= 1")
+    if not 0.0 <= args.size_weighting <= 4.0:  # (also refuses NaN)
+        raise AignError(f"size_weighting must be in [0, 4], got {args.size_weighting}")
+    if not 0.0 <= args.off_gap < 1.0:
+        raise AignError(f"off_gap must be in [0, 1), got {args.off_gap}")
+    if args.step_layers < 1:
+        raise AignError(f"step_layers must be >= 1, got {args.step_layers}")
     started = time.perf_counter()
     with torch_threads(args.threads):
         data = data or load_design_data(args.data)
@@ -168,7 +189,7 @@ def train_diffusion(
 
 def _train(args: TrainArgs, progress, data: DesignData) -> TrainReport:
     started = time.perf_counter()
-    items = [_prepare(e, args.neighbours) for e in data.examples]
+    items = [_prepare(e, args.neighbours, args.off_gap) for e in data.examples]
     try:
         config = DenoiserConfig(goal_dim=GOAL_DIM, hidden=args.hidden, layers=args.layers,
                                 step_hidden=args.step_hidden, step_layers=args.step_layers,
@@ -190,8 +211,9 @@ def _train(args: TrainArgs, progress, data: DesignData) -> TrainReport:
 
         bar = tqdm(total=args.steps, desc="train diffusion", unit="step")
     model.train()
+    sizes = [it.graph.n_users for it in items]
     for step in range(args.steps):
-        picks = torch.randint(0, len(items), (args.instances_per_step,), generator=generator)
+        picks = draw_instances(sizes, args.instances_per_step, args.size_weighting, generator)
         loss = sum(
             denoising_loss(model, scheduler, items[int(i)], args.noise_draws, generator,
                            args.goal_drop_prob, args.self_condition_prob)
@@ -233,4 +255,5 @@ def _bundle(args, data: DesignData, ema, config, scheduler, items) -> DiffusionM
     meta = {"dataset": data.provenance, "train": train,
             **({"extra": args.extra} if args.extra else {})}  # fmt: skip
     envelope = Envelope.of([it.graph for it in items], [e.goal for e in data.examples])
-    return DiffusionModel(ema, config, scheduler, args.neighbours, envelope, meta)
+    return DiffusionModel(ema, config, scheduler, args.neighbours, envelope, meta,
+                          off_gap=args.off_gap)

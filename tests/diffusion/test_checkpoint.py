@@ -60,6 +60,8 @@ def test_weights_of_another_architecture_are_refused(tiny_model, tmp_path):
     (lambda c: c.update(format="other"), "not an aign.diffusion"),
     (lambda c: c.pop("envelope"), "malformed"),
     (lambda c: c["features"].update(radio=["x"]), "other features"),
+    (lambda c: c.update(design_space={"off_gap": 1.5}), "off_gap"),
+    (lambda c: c.update(design_space=[0.1]), "malformed"),
 ])  # fmt: skip
 def test_config_problems_are_refused(tiny_model, tmp_path, edit, message):
     folder = shutil.copytree(tiny_model, tmp_path / "m")
@@ -73,3 +75,12 @@ def test_config_problems_are_refused(tiny_model, tmp_path, edit, message):
 def test_a_folder_without_a_model_says_where_models_come_from(tmp_path):
     with pytest.raises(AignError, match="aign train diffusion"):
         load_model(tmp_path)
+
+
+def test_a_model_without_a_design_space_reads_as_linear(tiny_model, tmp_path):
+    """Models from before the design space kept linear powers: they load with no gap."""
+    folder = shutil.copytree(tiny_model, tmp_path / "m")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.pop("design_space")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    assert load_model(folder).off_gap == 0.0

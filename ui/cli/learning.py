@@ -59,7 +59,10 @@ def _train(args: argparse.Namespace, progress: bool, lines: ProgressLines) -> in
         report = train_diffusion(
             TrainArgs(data=args.data, out=args.out, steps=args.steps or TrainArgs.steps,
                       seed=args.seed, best_only=args.best_only,
-                      improve_rounds=args.improve_rounds, progress=progress),
+                      improve_rounds=args.improve_rounds, step_layers=args.step_layers,
+                      size_weighting=args.size_weighting,
+                      off_gap=TrainArgs.off_gap if args.off_gap is None else args.off_gap,
+                      progress=progress),
             progress=lambda step, total, loss: lines.update(step, total, f"loss {loss:.4g}"),
         )  # fmt: skip
         print(
@@ -234,6 +237,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--improve-rounds", type=int, default=0, metavar="R",
                        help="diffusion: then R times, replace each example's design by the "
                             "planner's where the twin scores it better, and retrain")  # fmt: skip
+    train.add_argument("--step-layers", type=int, default=1, metavar="L",
+                       help="diffusion: message-passing rounds per denoising step (1)")
+    train.add_argument("--off-gap", type=finite, default=None, metavar="G",
+                       help="diffusion: the design space's extra span between off and the "
+                            "lowest level that is on, in [0, 1) (default: the trainer's)")
+    train.add_argument("--size-weighting", type=finite, default=0.0, metavar="A",
+                       help="diffusion: draw training instances with probability ∝ users^A "
+                            "(0: uniform, the default; 1: every user counts alike)")  # fmt: skip
     train.add_argument("--environment-seed", type=int, default=0,
                        help="sac: the sampler's environment (shadowing fields)")  # fmt: skip
     train.add_argument("--noise-jitter-db", type=float, default=0.0,
