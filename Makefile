@@ -86,8 +86,9 @@ agents: setup
 	done
 
 # The shipped planner (models/paper), built as the paper builds it: stage 1's SAC agents
-# explore a randomized family (sizes 8-300 users, 1-20 sites, prices x0.4-2.5, noise +-1.5 dB,
-# two shadowing environments per network) and their per-user episodes, labelled with their
+# explore a randomized family (sizes 8-300 users and a few city draws of 500 and 1000, 1-20
+# sites, prices x0.4-2.5, noise +-1.5 dB, two shadowing environments per network) and
+# their per-user episodes, labelled with their
 # return (each episode against the best on its instance), constraints and environment
 # parameters, are what the graph denoiser learns from. Two explorers: the shipped per-user
 # SAC (models/sac, `make agents`) and one trained here with its recipe and seed 1; the denoiser
@@ -127,6 +128,12 @@ model: setup
 	      --out $(MODEL_DATA)/$$s-env$$env || exit 1; \
 	  done; done; \
 	done
+	for env in 1 2; do for p in $(MODEL_POLICIES); do \
+	  nice $(BIN)/aign collect --policy $$p --horizon $(MODEL_HORIZON) --batch 64 --quiet \
+	    --scenario scale-1000x20 --users 500,1000 --episodes 20 --seed $$(( env * 100000 + 7 )) \
+	    --environment-seed $$env --price-jitter 2.5 --noise-jitter-db 1.5 \
+	    --out $(MODEL_DATA)/scale-1000x20-large-env$$env || exit 1; \
+	done; done
 	for n in 20 50 80; do \
 	  for c in min-rate:1000 budget:2000; do \
 	    nice $(MODEL_EXPERT) --scenario paper-$$n --impose $${c%:*} --episodes 200 \

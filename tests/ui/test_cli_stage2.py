@@ -27,6 +27,10 @@ def model(tmp_path_factory):
                 str(data),
                 "--steps",
                 "600",
+                "--off-gap",
+                "0.2",
+                "--size-weighting",
+                "0.5",
                 "--out",
                 str(out),
                 "--quiet",
@@ -35,6 +39,22 @@ def model(tmp_path_factory):
         == 0
     )
     return out
+
+
+def test_train_records_the_design_space_and_the_draws_it_was_given(model):
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["design_space"] == {"off_gap": 0.2}
+    assert cfg["train"]["size_weighting"] == 0.5 and cfg["denoiser"]["step_layers"] == 1
+
+
+@pytest.mark.parametrize("flag,value", [("--size-weighting", "nan"), ("--off-gap", "1"),
+                                        ("--step-layers", "0")])  # fmt: skip
+def test_train_refuses_bad_settings_with_a_clear_error(capsys, tmp_path, flag, value):
+    (tmp_path / "data").mkdir()
+    code, out, err = run(capsys, "train", "diffusion", "--data", str(tmp_path / "data"), flag,
+                         value, "--out", str(tmp_path / "m"), "--quiet")  # fmt: skip
+    assert code == 1 and flag[2:].replace("-", "_") in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_plan_on_fig3_reports_candidates_trajectories_and_the_gap(capsys, tmp_path, model):

@@ -239,10 +239,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                             "planner's where the twin scores it better, and retrain")  # fmt: skip
     train.add_argument("--step-layers", type=int, default=1, metavar="L",
                        help="diffusion: message-passing rounds per denoising step (1)")
-    train.add_argument("--off-gap", type=finite, default=None, metavar="G",
+    train.add_argument("--off-gap", type=float, default=None, metavar="G",
                        help="diffusion: the design space's extra span between off and the "
                             "lowest level that is on, in [0, 1) (default: the trainer's)")
-    train.add_argument("--size-weighting", type=finite, default=0.0, metavar="A",
+    train.add_argument("--size-weighting", type=float, default=0.0, metavar="A",
                        help="diffusion: draw training instances with probability ∝ users^A "
                             "(0: uniform, the default; 1: every user counts alike)")  # fmt: skip
     train.add_argument("--environment-seed", type=int, default=0,
