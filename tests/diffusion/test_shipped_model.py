@@ -87,7 +87,4 @@ def test_the_shipped_model_learned_from_stage_1s_sac_explorers():
     assert {s for name, s in shipped if name not in family} == {"coordinate"}
     _, expert = sources(DEFAULT_MODEL_DIR.parent / "paper-expert")
     assert {s for name, s in expert} == {"coordinate"}
-    # (the expert's model was built before the large city draws joined the family)
-    assert family - {"scale-1000x20-large-env1", "scale-1000x20-large-env2"} <= {
-        name for name, _ in expert
-    }
+    assert family <= {name for name, _ in expert}
