@@ -159,4 +159,3 @@ def radio_features(graph: DesignGraph, power_mw: np.ndarray) -> torch.Tensor:
         budget_margin,
     ], axis=-1)  # fmt: skip
     return torch.from_numpy(_clip(features))
-
