@@ -136,11 +136,8 @@ def _db(x: np.ndarray) -> np.ndarray:
 
 def log_range(instance: ProblemInstance) -> tuple[float, float]:
     """``(p_lo, p_hi)``: the lowest non-zero and the highest level, mW."""
-    levels = instance.levels_mw
-    positive = levels[levels > 0]
-    if positive.size == 0:
-        return 0.0, 0.0
-    return float(positive[0]), float(positive[-1])
+    lowest = instance.lowest_on_mw
+    return (0.0, 0.0) if lowest is None else (lowest, instance.max_power_mw)
 
 
 def _can_switch_off(instance: ProblemInstance, config: UserMDPConfig) -> bool:

@@ -83,11 +83,7 @@ class DesignGraph:
 
     def normalizer(self, off_gap: float = 0.0) -> PowerNormalizer:
         """The model's design space for this instance (:class:`PowerNormalizer`)."""
-        levels = np.asarray(self.instance.levels_mw, dtype=float)
-        on = levels[levels > 0]
-        p_max = self.p_max_mw
-        p_on = float(on.min()) if on.size and p_max > 0 else None
-        return PowerNormalizer(p_max, p_on, off_gap)
+        return PowerNormalizer(self.p_max_mw, self.instance.lowest_on_mw, off_gap)
 
 
 def design_graph(instance: ProblemInstance, k: int = DEFAULT_NEIGHBOURS) -> DesignGraph:

@@ -184,6 +184,12 @@ class ProblemInstance:
     def max_power_mw(self) -> float:
         return float(self.levels_mw[-1])
 
+    @property
+    def lowest_on_mw(self) -> float | None:
+        """The lowest level above 0 mW (None when every level is 0)."""
+        positive = self.levels_mw[self.levels_mw > 0]
+        return float(positive[0]) if positive.size else None
+
     def evaluate(self, power_mw: np.ndarray) -> RadioMetrics:
         """Metrics of one power vector on this instance."""
         return evaluate_power(

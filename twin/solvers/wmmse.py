@@ -96,7 +96,7 @@ def snap_keeping_on(instance: ProblemInstance, power_mw: np.ndarray) -> np.ndarr
     shared-band instances; the lowest positive level keeps the user on.
     """
     snapped = instance.snap_to_levels(power_mw)
-    positive = instance.levels_mw[instance.levels_mw > 0]
-    if positive.size:
-        snapped = np.where((power_mw > 0) & (snapped == 0), positive[0], snapped)
+    lowest = instance.lowest_on_mw
+    if lowest is not None:
+        snapped = np.where((power_mw > 0) & (snapped == 0), lowest, snapped)
     return snapped

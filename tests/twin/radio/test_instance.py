@@ -89,6 +89,14 @@ def test_snap_to_levels_picks_the_nearest(fig3):
     assert fig3.snap_to_levels(np.array([0.4, 0.6, 39.9, 55.0, -3.0])).tolist() == [0, 1, 40, 40, 0]
 
 
+def test_lowest_on_level_skips_off_and_is_none_when_nothing_is_on(fig3):
+    assert fig3.lowest_on_mw == 1.0  # levels 0, 1, ..., 40 mW
+    above = ProblemInstance(**{**fig3.__dict__, "levels_mw": np.array([5.0, 10.0])})
+    assert above.lowest_on_mw == 5.0
+    off = ProblemInstance(**{**fig3.__dict__, "levels_mw": np.array([0.0])})
+    assert off.lowest_on_mw is None
+
+
 def test_constraints_survive_json(tmp_path, fig3):
     inst = ProblemInstance(**{**fig3.__dict__, "constraints": Constraints(min_rate_bps=1e5)})
     inst.save(tmp_path / "c.json")
