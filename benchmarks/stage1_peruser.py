@@ -21,7 +21,6 @@ training times.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import io
 import json
@@ -43,6 +42,7 @@ from evaluation.paper import (
     held_out,
     train_user_agents,
 )
+from twin.scenario.loader import parse_scalar
 from twin.solvers import best_reference, solve
 
 ROWS = ("paper-20", "paper-50", "paper-80", "paper-80@200")
@@ -89,25 +89,19 @@ def solved(method: str):
     return lambda inst: solve(inst, method).power_mw
 
 
-def value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", default=".agents-bench")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--instances", type=int, default=30, help="held-out instances per row")
     ap.add_argument("--sac", action="append", default=[], metavar="FIELD=VALUE",
-                    help="train only SAC, with this SACArgs field changed (repeatable)")
+                    help="train only SAC, with this SACArgs field changed (VALUE read as a "
+                         "scenario file reads a scalar: 0.5, level, true; repeatable)")
     ap.add_argument("--name", default="recipe", help="names the result file (and ablations)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     work = Path(args.workdir)
-    overrides = {k: value(v) for k, _, v in (s.partition("=") for s in args.sac)}
+    overrides = {k: parse_scalar(v) for k, _, v in (s.partition("=") for s in args.sac)}
     result: dict = {"instances": args.instances, "sac_overrides": overrides, "seeds": {}}
     for seed in (int(s) for s in args.seeds.split(",")):
         refs = references(work, seed, args.instances)
